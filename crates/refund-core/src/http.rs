@@ -1,0 +1,1 @@
+//! The HTTP layer shared by every provider crate (being written).

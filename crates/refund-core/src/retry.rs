@@ -1,0 +1,1 @@
+//! The retry policy of contract §0.5 (being written).

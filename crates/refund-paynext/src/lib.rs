@@ -1,0 +1,8 @@
+//! # refund-paynext
+//!
+//! Refunds on PayNext through the `refund-core` [`RefundProvider`](refund_core::RefundProvider)
+//! trait. This crate will hold the PayNext client (full and partial refunds where PayNext supports them,
+//! lookups and reconciliation) with its private wire models generated from `specs/paynext.yaml`.
+//! It is a shell until its issue lands.
+
+pub use refund_core;
