@@ -197,6 +197,10 @@ impl RefundQuery {
 /// The answer of a reconciliation lookup (contract §0.5).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one Lookup per reconciliation step; boxing would only make matching clumsier"
+)]
 pub enum Lookup {
     /// The refund exists; this is its current state.
     Found(Refund),

@@ -126,12 +126,12 @@ impl RefundRequestBuilder {
     /// [`InvalidInput`](crate::ErrorKind::InvalidInput) for a zero partial amount, an empty or
     /// over-long reason, or metadata over the limits.
     pub fn build(self) -> Result<RefundRequest, Error> {
-        if let RefundAmount::Partial(m) = self.amount {
-            if m.is_zero() {
-                return Err(Error::invalid_input(
-                    "a partial refund amount must be greater than zero (zero means a full refund to some providers)",
-                ));
-            }
+        if let RefundAmount::Partial(m) = self.amount
+            && m.is_zero()
+        {
+            return Err(Error::invalid_input(
+                "a partial refund amount must be greater than zero (zero means a full refund to some providers)",
+            ));
         }
         if let Some(reason) = &self.reason {
             let n = reason.chars().count();

@@ -1,0 +1,728 @@
+//! [`Router`]: routing, capability checks, safe retries and reconciliation.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use refund_core::retry::{
+    Clock, Decision, Jitter, Operation, RetryPolicy, Sleeper, SystemClock, TokioSleeper,
+};
+use refund_core::{
+    Capabilities, Error, ErrorKind, Lookup, PaymentId, ProviderId, RefundAmount, RefundProvider,
+    RefundQuery, RefundReference, RefundRequest, Result, Snapshot,
+};
+use tracing::Instrument;
+
+use crate::outcome::{RefundOutcome, check_integrity};
+
+/// Reconciliation settings: how hard the facade tries to learn the truth after an unknown
+/// outcome before it gives up and reports [`ErrorKind::OutcomeUnknown`].
+///
+/// | setting | default |
+/// |---|---|
+/// | [`budget`](Self::with_budget): time for one logical refund, reconciliation included | 5 min |
+/// | [`max_lookups`](Self::with_max_lookups): reconciliation lookups | 6 |
+/// | [`max_resends`](Self::with_max_resends): re-sends after a lookup proved absence | 2 |
+/// | [`lookup_backoff`](Self::with_lookup_backoff): wait before the 2nd lookup; doubles, capped at 30 s | 1 s |
+/// | [`attempt_timeout`](Self::with_attempt_timeout): cap on one provider call, above the clients' own 60 s | 90 s |
+///
+/// The defaults are not covered by semver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReconcilePolicy {
+    budget: Duration,
+    max_lookups: u32,
+    max_resends: u32,
+    lookup_backoff: Duration,
+    max_lookup_backoff: Duration,
+    attempt_timeout: Duration,
+}
+
+impl Default for ReconcilePolicy {
+    fn default() -> Self {
+        ReconcilePolicy {
+            budget: Duration::from_secs(300),
+            max_lookups: 6,
+            max_resends: 2,
+            lookup_backoff: Duration::from_secs(1),
+            max_lookup_backoff: Duration::from_secs(30),
+            attempt_timeout: Duration::from_secs(90),
+        }
+    }
+}
+
+impl ReconcilePolicy {
+    /// The time allowed for one logical refund, reconciliation included.
+    #[must_use]
+    pub fn with_budget(mut self, budget: Duration) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The most reconciliation lookups for one logical refund (at least 1).
+    #[must_use]
+    pub fn with_max_lookups(mut self, n: u32) -> Self {
+        self.max_lookups = n.max(1);
+        self
+    }
+
+    /// The most re-sends after lookups that proved no refund exists.
+    #[must_use]
+    pub fn with_max_resends(mut self, n: u32) -> Self {
+        self.max_resends = n;
+        self
+    }
+
+    /// The wait before the second lookup; it doubles for each further one, up to 30 s.
+    #[must_use]
+    pub fn with_lookup_backoff(mut self, backoff: Duration) -> Self {
+        self.lookup_backoff = backoff;
+        self
+    }
+
+    /// The cap on one provider call. When it elapses the call may have reached the provider,
+    /// so it is handled as an unknown outcome.
+    #[must_use]
+    pub fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
+        self.attempt_timeout = timeout;
+        self
+    }
+
+    fn lookup_delay(&self, lookups_done: u32) -> Duration {
+        let doublings = lookups_done.saturating_sub(1).min(16);
+        self.lookup_backoff
+            .saturating_mul(1u32 << doublings)
+            .min(self.max_lookup_backoff)
+    }
+}
+
+/// One entry point for refunds on several providers.
+///
+/// Guarantee: for one refund reference, at most one refund is applied by this router, and the
+/// outcome reported is the provider's truth — or [`ErrorKind::OutcomeUnknown`] when the truth
+/// could not be established within the [`ReconcilePolicy`] budget (then call
+/// [`Router::resume`] later).
+///
+/// How: capability checks before any I/O; a refund request is re-sent automatically only when
+/// it provably never reached the provider or was rate-limited (contract §0.5); after an unknown
+/// outcome the router looks the refund up ([`RefundProvider::find_refund`]) and adopts what it
+/// finds, re-sends with the same reference only when the provider proved absence, and waits
+/// out an idempotency window when the provider answers a re-send with a conflict (Payabli 409).
+///
+/// Cheap to clone; share one across tasks.
+#[derive(Clone)]
+pub struct Router {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    providers: BTreeMap<ProviderId, Arc<dyn RefundProvider>>,
+    retry: RetryPolicy,
+    reconcile: ReconcilePolicy,
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+    jitter: fn() -> Jitter,
+    in_flight: Mutex<HashSet<(ProviderId, RefundReference)>>,
+}
+
+impl fmt::Debug for Router {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Router")
+            .field(
+                "providers",
+                &self.inner.providers.keys().collect::<Vec<_>>(),
+            )
+            .field("retry", &self.inner.retry)
+            .field("reconcile", &self.inner.reconcile)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builder of a [`Router`].
+#[must_use]
+pub struct RouterBuilder {
+    providers: Vec<Arc<dyn RefundProvider>>,
+    retry: RetryPolicy,
+    reconcile: ReconcilePolicy,
+    clock: Arc<dyn Clock>,
+    sleeper: Arc<dyn Sleeper>,
+    jitter: fn() -> Jitter,
+}
+
+impl fmt::Debug for RouterBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RouterBuilder")
+            .field("providers", &self.providers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RouterBuilder {
+    /// Registers a provider (one of ours or an application's own). Default: none.
+    pub fn provider(mut self, provider: Arc<dyn RefundProvider>) -> Self {
+        self.providers.push(provider);
+        self
+    }
+
+    /// The retry policy for refund re-sends and lookups. Default: [`RetryPolicy::new`].
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Reconciliation settings. Default: [`ReconcilePolicy::default`].
+    pub fn reconcile_policy(mut self, policy: ReconcilePolicy) -> Self {
+        self.reconcile = policy;
+        self
+    }
+
+    /// The clock that times budgets. Default: the system clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// What waits between attempts. Default: Tokio's timer.
+    pub fn sleeper(mut self, sleeper: Arc<dyn Sleeper>) -> Self {
+        self.sleeper = sleeper;
+        self
+    }
+
+    /// Where backoff jitter comes from. Default: [`Jitter::random`].
+    pub fn jitter(mut self, jitter: fn() -> Jitter) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// Builds the router.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] when two providers have the same name.
+    pub fn build(self) -> Result<Router> {
+        let mut providers = BTreeMap::new();
+        for p in self.providers {
+            let id = p.provider();
+            if providers.insert(id.clone(), p).is_some() {
+                return Err(Error::config(format!("provider {id} is registered twice")));
+            }
+        }
+        Ok(Router {
+            inner: Arc::new(Inner {
+                providers,
+                retry: self.retry,
+                reconcile: self.reconcile,
+                clock: self.clock,
+                sleeper: self.sleeper,
+                jitter: self.jitter,
+                in_flight: Mutex::new(HashSet::new()),
+            }),
+        })
+    }
+}
+
+/// A refund ready to be sent: the request plus what the provider needed remembered before
+/// sending ([`RefundProvider::snapshot`]). Store it (for example in a journal) before
+/// [`Router::execute`], so that [`Router::resume`] can finish the job after a crash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PreparedRefund {
+    /// The provider.
+    pub provider: ProviderId,
+    /// The request.
+    pub request: RefundRequest,
+    /// The provider's snapshot taken before the first attempt, if it needs one.
+    pub snapshot: Option<Snapshot>,
+}
+
+impl PreparedRefund {
+    /// Re-creates a prepared refund from stored parts.
+    pub fn new(provider: ProviderId, request: RefundRequest, snapshot: Option<Snapshot>) -> Self {
+        PreparedRefund {
+            provider,
+            request,
+            snapshot,
+        }
+    }
+}
+
+enum Step {
+    Send,
+    Reconcile { wait: Duration },
+}
+
+struct Progress {
+    started: SystemTime,
+    attempts: u32,
+    lookups: u32,
+    resends: u32,
+    last_error: Option<Error>,
+}
+
+impl Router {
+    /// Starts a builder with no providers.
+    pub fn builder() -> RouterBuilder {
+        RouterBuilder {
+            providers: Vec::new(),
+            retry: RetryPolicy::new(),
+            reconcile: ReconcilePolicy::default(),
+            clock: Arc::new(SystemClock),
+            sleeper: Arc::new(TokioSleeper),
+            jitter: Jitter::random,
+        }
+    }
+
+    /// The registered providers' names.
+    pub fn providers(&self) -> impl Iterator<Item = &ProviderId> {
+        self.inner.providers.keys()
+    }
+
+    /// The provider registered under `name`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] when no such provider is registered.
+    pub fn provider(&self, name: &ProviderId) -> Result<&Arc<dyn RefundProvider>> {
+        self.inner.providers.get(name).ok_or_else(|| {
+            Error::config(format!(
+                "provider {name} is not configured (configured: {})",
+                self.inner
+                    .providers
+                    .keys()
+                    .map(ProviderId::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+    }
+
+    /// Capability check, before any I/O.
+    fn check(&self, provider: &ProviderId, request: &RefundRequest) -> Result<Capabilities> {
+        let caps = self.provider(provider)?.capabilities();
+        if matches!(request.amount(), RefundAmount::Partial(_)) && !caps.partial_refunds {
+            return Err(
+                Error::unsupported("partial refunds are not supported by this provider")
+                    .with_provider(provider.clone())
+                    .with_payment_id(request.payment_id().clone())
+                    .with_reference(request.reference().clone()),
+            );
+        }
+        Ok(caps)
+    }
+
+    /// Refunds on `provider`: checks, snapshot if needed, send, and reconcile (see [`Router`]).
+    ///
+    /// # Errors
+    /// - `Config` for an unknown provider, `Unsupported` when the provider cannot do it,
+    ///   `InvalidInput` when a refund with the same reference is already in progress in this
+    ///   router; nothing is sent in these cases.
+    /// - The provider's refusal (`InvalidInput`, `Auth`, `NotFound`, …).
+    /// - `OutcomeUnknown` (carrying provider, payment and reference) when the truth could not be
+    ///   established within the budget: call [`resume`](Self::resume) later.
+    pub async fn refund(
+        &self,
+        provider: &ProviderId,
+        request: &RefundRequest,
+    ) -> Result<RefundOutcome> {
+        let prepared = self.prepare(provider, request).await?;
+        self.execute(&prepared).await
+    }
+
+    /// Checks a refund and takes the provider's snapshot if it needs one; nothing is refunded.
+    ///
+    /// # Errors
+    /// As for [`refund`](Self::refund) before anything is sent; a failed snapshot lookup is
+    /// returned as it is (no refund was sent).
+    pub async fn prepare(
+        &self,
+        provider: &ProviderId,
+        request: &RefundRequest,
+    ) -> Result<PreparedRefund> {
+        let caps = self.check(provider, request)?;
+        let p = self.provider(provider)?;
+        let snapshot =
+            if caps.snapshot_for_partial && matches!(request.amount(), RefundAmount::Partial(_)) {
+                let payment = request.payment_id();
+                refund_core::retry::run(
+                    &self.inner.retry,
+                    Operation::Lookup,
+                    self.inner.sleeper.as_ref(),
+                    self.inner.jitter,
+                    |_| p.snapshot(payment),
+                )
+                .await?
+            } else {
+                None
+            };
+        Ok(PreparedRefund::new(
+            provider.clone(),
+            request.clone(),
+            snapshot,
+        ))
+    }
+
+    /// Sends a prepared refund and reconciles it.
+    ///
+    /// # Errors
+    /// As for [`refund`](Self::refund).
+    pub async fn execute(&self, prepared: &PreparedRefund) -> Result<RefundOutcome> {
+        self.drive(prepared, Step::Send).await
+    }
+
+    /// Finishes a refund that ended [`ErrorKind::OutcomeUnknown`] (after a crash or an outage):
+    /// looks it up first, and re-sends with the same reference only when the provider proves
+    /// that none exists.
+    ///
+    /// # Errors
+    /// As for [`refund`](Self::refund).
+    pub async fn resume(&self, prepared: &PreparedRefund) -> Result<RefundOutcome> {
+        self.drive(
+            prepared,
+            Step::Reconcile {
+                wait: Duration::ZERO,
+            },
+        )
+        .await
+    }
+
+    /// What the provider says about the refund of `payment` keyed by `reference` (no re-send).
+    ///
+    /// # Errors
+    /// `Config` for an unknown provider; the lookup's own error after the lookup retry policy.
+    pub async fn status(&self, provider: &ProviderId, query: &RefundQuery) -> Result<Lookup> {
+        let p = self.provider(provider)?;
+        let span = tracing::info_span!(
+            "refund_status",
+            provider = %provider,
+            payment = %query.payment_id,
+            reference = %query.reference,
+        );
+        refund_core::retry::run(
+            &self.inner.retry,
+            Operation::Lookup,
+            self.inner.sleeper.as_ref(),
+            self.inner.jitter,
+            |_| p.find_refund(query),
+        )
+        .instrument(span)
+        .await
+    }
+
+    /// Shorthand for [`status`](Self::status) of a full refund.
+    ///
+    /// # Errors
+    /// As for [`status`](Self::status).
+    pub async fn status_of(
+        &self,
+        provider: &ProviderId,
+        payment: &PaymentId,
+        reference: &RefundReference,
+    ) -> Result<Lookup> {
+        self.status(
+            provider,
+            &RefundQuery::new(payment.clone(), reference.clone()),
+        )
+        .await
+    }
+
+    fn claim(&self, provider: &ProviderId, reference: &RefundReference) -> Result<InFlight<'_>> {
+        let key = (provider.clone(), reference.clone());
+        let mut set = self
+            .inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !set.insert(key.clone()) {
+            return Err(Error::invalid_input(format!(
+                "a refund with reference {reference} is already in progress on {provider}"
+            ))
+            .with_provider(provider.clone())
+            .with_reference(reference.clone()));
+        }
+        Ok(InFlight { router: self, key })
+    }
+
+    fn elapsed(&self, since: SystemTime) -> Duration {
+        self.inner
+            .clock
+            .now()
+            .duration_since(since)
+            .unwrap_or_default()
+    }
+
+    async fn drive(&self, prepared: &PreparedRefund, first: Step) -> Result<RefundOutcome> {
+        let caps = self.check(&prepared.provider, &prepared.request)?;
+        let provider = self.provider(&prepared.provider)?;
+        let request = &prepared.request;
+        let _claim = self.claim(&prepared.provider, request.reference())?;
+        let span = tracing::info_span!(
+            "refund",
+            provider = %prepared.provider,
+            payment = %request.payment_id(),
+            reference = %request.reference(),
+        );
+        let query = RefundQuery::for_request(request).with_snapshot(prepared.snapshot.clone());
+        let mut progress = Progress {
+            started: self.inner.clock.now(),
+            attempts: 0,
+            lookups: 0,
+            resends: 0,
+            last_error: None,
+        };
+        self.run_steps(
+            provider.as_ref(),
+            &caps,
+            prepared,
+            &query,
+            first,
+            &mut progress,
+        )
+        .instrument(span)
+        .await
+    }
+
+    async fn run_steps(
+        &self,
+        provider: &dyn RefundProvider,
+        caps: &Capabilities,
+        prepared: &PreparedRefund,
+        query: &RefundQuery,
+        first: Step,
+        progress: &mut Progress,
+    ) -> Result<RefundOutcome> {
+        let request = &prepared.request;
+        let policy = &self.inner.reconcile;
+        let mut step = first;
+        let mut send_failures: u32 = 0;
+        loop {
+            match step {
+                Step::Send => {
+                    progress.attempts += 1;
+                    let t0 = self.inner.clock.now();
+                    let result = self.attempt(provider, request).await;
+                    let elapsed_ms = duration_ms(self.elapsed(t0));
+                    match result {
+                        Ok(refund) => {
+                            tracing::info!(attempt = progress.attempts, outcome = %refund.status, elapsed_ms, "refund attempt answered");
+                            return Ok(self.outcome(request, refund, progress, false));
+                        }
+                        Err(e) if is_unknown(&e) => {
+                            tracing::warn!(attempt = progress.attempts, outcome = "unknown", kind = %e.kind(), http_status = e.http_status(), elapsed_ms, "refund attempt outcome unknown, reconciling");
+                            // Payabli answers a repeated idempotency key inside its window with
+                            // 409 and no replay (§3.6): wait the window out before looking.
+                            let wait = match (e.http_status(), caps.idempotency_window) {
+                                (Some(409), Some(window)) => window,
+                                _ => Duration::ZERO,
+                            };
+                            progress.last_error = Some(e);
+                            step = Step::Reconcile { wait };
+                        }
+                        Err(e) => {
+                            send_failures += 1;
+                            let decision = self.inner.retry.decide(
+                                Operation::Refund,
+                                send_failures,
+                                &e,
+                                (self.inner.jitter)(),
+                            );
+                            match decision {
+                                Decision::Retry(delay)
+                                    if self.elapsed(progress.started) + delay < policy.budget =>
+                                {
+                                    tracing::info!(attempt = progress.attempts, outcome = "not_applied", kind = %e.kind(), delay_ms = duration_ms(delay), elapsed_ms, "refund attempt did not reach the provider, re-sending");
+                                    self.inner.sleeper.sleep(delay).await;
+                                    step = Step::Send;
+                                }
+                                _ => {
+                                    tracing::info!(attempt = progress.attempts, outcome = "error", kind = %e.kind(), elapsed_ms, "refund attempt failed");
+                                    return Err(self.annotate(e, prepared));
+                                }
+                            }
+                        }
+                    }
+                }
+                Step::Reconcile { wait } => {
+                    if progress.lookups >= policy.max_lookups
+                        || self.elapsed(progress.started).saturating_add(wait) > policy.budget
+                    {
+                        return Err(self.unknown(prepared, progress));
+                    }
+                    if !wait.is_zero() {
+                        self.inner.sleeper.sleep(wait).await;
+                    }
+                    progress.lookups += 1;
+                    let t0 = self.inner.clock.now();
+                    let found =
+                        tokio::time::timeout(policy.attempt_timeout, provider.find_refund(query))
+                            .await;
+                    let elapsed_ms = duration_ms(self.elapsed(t0));
+                    let next_wait = policy.lookup_delay(progress.lookups);
+                    match found {
+                        Ok(Ok(Lookup::Found(refund))) => {
+                            tracing::info!(lookup = progress.lookups, outcome = %refund.status, elapsed_ms, "reconciliation found the refund");
+                            return Ok(self.outcome(request, refund, progress, true));
+                        }
+                        Ok(Ok(Lookup::Absent)) => {
+                            tracing::info!(
+                                lookup = progress.lookups,
+                                outcome = "absent",
+                                elapsed_ms,
+                                "reconciliation proved no refund exists"
+                            );
+                            if progress.resends >= policy.max_resends {
+                                return Err(self.unknown(prepared, progress));
+                            }
+                            progress.resends += 1;
+                            step = Step::Send;
+                        }
+                        Ok(Ok(Lookup::Inconclusive(reason))) => {
+                            tracing::info!(lookup = progress.lookups, outcome = "inconclusive", %reason, elapsed_ms, "reconciliation lookup inconclusive");
+                            step = Step::Reconcile { wait: next_wait };
+                        }
+                        Ok(Ok(_)) => {
+                            // A lookup answer this version does not know proves nothing.
+                            tracing::info!(
+                                lookup = progress.lookups,
+                                outcome = "inconclusive",
+                                elapsed_ms,
+                                "reconciliation lookup gave an answer this version does not know"
+                            );
+                            step = Step::Reconcile { wait: next_wait };
+                        }
+                        Ok(Err(e)) => {
+                            tracing::info!(lookup = progress.lookups, outcome = "error", kind = %e.kind(), elapsed_ms, "reconciliation lookup failed");
+                            let wait = e
+                                .retry_after()
+                                .map_or(next_wait, |asked| asked.max(next_wait));
+                            progress.last_error = Some(e);
+                            step = Step::Reconcile { wait };
+                        }
+                        Err(_) => {
+                            tracing::info!(
+                                lookup = progress.lookups,
+                                outcome = "timeout",
+                                elapsed_ms,
+                                "reconciliation lookup timed out"
+                            );
+                            step = Step::Reconcile { wait: next_wait };
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        provider: &dyn RefundProvider,
+        request: &RefundRequest,
+    ) -> Result<refund_core::Refund> {
+        match tokio::time::timeout(
+            self.inner.reconcile.attempt_timeout,
+            provider.refund(request),
+        )
+        .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(Error::new(
+                ErrorKind::OutcomeUnknown,
+                "the refund call did not finish within the attempt timeout",
+            )
+            .with_provider(provider.provider())),
+        }
+    }
+
+    fn outcome(
+        &self,
+        request: &RefundRequest,
+        refund: refund_core::Refund,
+        progress: &Progress,
+        reconciled: bool,
+    ) -> RefundOutcome {
+        let mismatch = check_integrity(request, &refund);
+        if let Some(m) = &mismatch {
+            tracing::warn!(requested = %m.requested, reported = %m.reported, "provider reported a different refund amount");
+        }
+        RefundOutcome {
+            refund,
+            attempts: progress.attempts,
+            lookups: progress.lookups,
+            reconciled,
+            mismatch,
+        }
+    }
+
+    fn annotate(&self, e: Error, prepared: &PreparedRefund) -> Error {
+        let e = if e.provider().is_none() {
+            e.with_provider(prepared.provider.clone())
+        } else {
+            e
+        };
+        let e = if e.payment_id().is_none() {
+            e.with_payment_id(prepared.request.payment_id().clone())
+        } else {
+            e
+        };
+        if e.reference().is_none() {
+            e.with_reference(prepared.request.reference().clone())
+        } else {
+            e
+        }
+    }
+
+    fn unknown(&self, prepared: &PreparedRefund, progress: &mut Progress) -> Error {
+        let mut e = Error::new(
+            ErrorKind::OutcomeUnknown,
+            format!(
+                "refund outcome unknown after {} attempt(s) and {} lookup(s): it may have been applied; resume or check its status later",
+                progress.attempts, progress.lookups
+            ),
+        )
+        .with_provider(prepared.provider.clone())
+        .with_payment_id(prepared.request.payment_id().clone())
+        .with_reference(prepared.request.reference().clone());
+        if let Some(last) = progress.last_error.take() {
+            if let Some(status) = last.http_status() {
+                e = e.with_http_status(status);
+            }
+            e = e.with_source(last);
+        }
+        tracing::warn!(
+            attempts = progress.attempts,
+            lookups = progress.lookups,
+            "giving up: outcome unknown"
+        );
+        e
+    }
+}
+
+/// Whether a failed refund attempt may have been applied.
+///
+/// Provider crates report these as `OutcomeUnknown`; a provider of an application's own might
+/// report a timeout or a 5xx after sending instead, so those count too.
+fn is_unknown(e: &Error) -> bool {
+    e.is_outcome_unknown()
+        || (e.may_have_reached_provider()
+            && (matches!(
+                e.kind(),
+                ErrorKind::Timeout | ErrorKind::Transport | ErrorKind::Decode
+            ) || matches!(e.http_status(), Some(500..=599))))
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+struct InFlight<'a> {
+    router: &'a Router,
+    key: (ProviderId, RefundReference),
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.router
+            .inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.key);
+    }
+}
