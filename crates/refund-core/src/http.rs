@@ -1,1 +1,0 @@
-//! The HTTP layer shared by every provider crate (being written).

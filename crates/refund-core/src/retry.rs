@@ -1,1 +1,0 @@
-//! The retry policy of contract §0.5 (being written).
