@@ -176,6 +176,25 @@ async fn a_refused_connection_never_reached() {
     assert_eq!(refund_outcome_error(err).kind(), ErrorKind::Transport);
 }
 
+/// An https base URL pointing at a server that does not speak TLS: the handshake fails, so the
+/// request provably never left.
+#[tokio::test]
+async fn a_failed_tls_handshake_never_reached() {
+    let port = raw_server(|mut stream| async move {
+        let mut hello = [0u8; 64];
+        let _ = stream.read(&mut hello).await;
+        let _ = stream
+            .write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+            .await;
+    })
+    .await;
+    let base = BaseUrl::parse(&format!("https://127.0.0.1:{port}")).unwrap();
+    let err = client().send(get(&base, "t1")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport, "{err:?}");
+    assert!(!err.may_have_reached_provider(), "{err:?}");
+    assert!(err.is_retryable());
+}
+
 #[tokio::test]
 async fn a_connection_dropped_after_the_request_may_have_reached() {
     let port = raw_server(|mut stream| async move {
