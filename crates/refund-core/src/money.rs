@@ -1,7 +1,7 @@
 //! Exact money: an integer number of minor units plus a [`Currency`] (contract §0.3).
 //!
 //! There is no float anywhere in this module. Provider JSON numbers are read as exact decimals
-//! through [`JsonDecimal`](crate::json::JsonDecimal) and converted here with checked arithmetic.
+//! through [`JsonDecimal`] and converted here with checked arithmetic.
 
 use std::fmt;
 
