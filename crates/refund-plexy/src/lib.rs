@@ -6,3 +6,10 @@
 //! It is a shell until its issue lands.
 
 pub use refund_core;
+
+#[allow(
+    dead_code,
+    unused_imports,
+    reason = "used by the client, which lands in the vendor issue"
+)]
+mod wire;
