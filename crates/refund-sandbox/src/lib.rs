@@ -108,6 +108,12 @@
 //! `path`, `headers` (`[{name, value}]`, credentials redacted), `body`, `operation`,
 //! `payment_id`, `status`, `fault`, `note`, `received_at`.
 //!
+//! ## Protocol and scope
+//! HTTP/1.1 on plain TCP (clients use `http://` base URLs; no TLS, no HTTP/2). Everything is in
+//! memory and lost when the emulator stops. Webhooks are not emulated yet: a refund's state
+//! changes (approved, declined, pending → final) all happen in one place per provider, where
+//! notifications can be sent when they are added.
+//!
 //! ## Not covered by semver
 //! Message texts, generated id formats, the default delays and the seeded data may change in
 //! minor releases; the seeded ids and their documented properties do not.
@@ -136,6 +142,9 @@ macro_rules! emulator_handle {
             #[doc = concat!("Starts the ", $provider, " emulator with the default configuration on an")]
             /// ephemeral port of 127.0.0.1. The listener is bound when this returns.
             ///
+            /// # Panics
+            /// Outside a Tokio runtime (the emulator runs as a task of the caller's runtime).
+            ///
             /// # Errors
             /// [`Config`](refund_core::ErrorKind::Config) when the address cannot be bound.
             pub async fn start() -> Result<Self, refund_core::Error> {
@@ -144,6 +153,9 @@ macro_rules! emulator_handle {
 
             #[doc = concat!("Starts the ", $provider, " emulator with `config`. The listener is bound")]
             /// when this returns.
+            ///
+            /// # Panics
+            /// Outside a Tokio runtime (the emulator runs as a task of the caller's runtime).
             ///
             /// # Errors
             /// [`Config`](refund_core::ErrorKind::Config) when the address cannot be bound.
@@ -346,6 +358,9 @@ pub struct Sandbox {
 impl Sandbox {
     /// Starts the three emulators with their default configurations.
     ///
+    /// # Panics
+    /// Outside a Tokio runtime.
+    ///
     /// # Errors
     /// [`Config`](refund_core::ErrorKind::Config) when a listener cannot be bound.
     pub async fn start() -> Result<Sandbox, Error> {
@@ -358,6 +373,9 @@ impl Sandbox {
     }
 
     /// Starts the three emulators with these configurations.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime.
     ///
     /// # Errors
     /// [`Config`](refund_core::ErrorKind::Config) when a listener cannot be bound.

@@ -317,8 +317,11 @@ async fn serve_connection(stream: TcpStream, router: Router) {
         request.extensions_mut().insert(handle.clone());
         router.clone().oneshot(request.map(Body::new))
     });
+    // No header-read timeout: hyper's default (30 s) also closes idle keep-alive connections,
+    // which a client could be about to reuse; a test would then see a failure nobody injected.
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
+        .header_read_timeout(None)
         .serve_connection(TokioIo::new(stream), service);
     tokio::select! {
         result = connection => {
