@@ -18,7 +18,7 @@
 //! Request checks, each answered with HTTP 400 and a `V2BadRequestError`
 //! (`{type,title,status,detail,instance,code,errors,token}`):
 //! - `E3002` (invalid amount): the `{amount}` path segment is not §0.3 decimal text (digits,
-//!   optional `.` and digits: no sign, exponent or grouping), is zero (the real API reads 0 as a
+//!   optional `.` and digits: no sign, exponent, grouping or leading zero), is zero (the real API reads 0 as a
 //!   full refund; the sandbox refuses it because a client must never send it, §0.3), or has more
 //!   fraction digits than the currency;
 //! - `E3003` (invalid parameter): a body without `Content-Type: application/json`, a body that is

@@ -14,8 +14,8 @@
 //!   `Content-Type` is not `application/json`, the body is not a JSON object, has a field other
 //!   than `orderReference`, `description`, `amount`, `minorAmount`, or repeats one;
 //! - code 5 `{"code":5,"message":"Unprocessable Entity","source":"refund","type":"validationError"}`:
-//!   `orderReference` missing or not a §0.1 reference; `description` not a string of at most 255
-//!   characters; only one of `amount`/`minorAmount`, either `null`; `amount` not a JSON number,
+//!   `orderReference` missing or not a §0.1 reference; `description` not a string; only one of
+//!   `amount`/`minorAmount`, either `null`; `amount` not a JSON number,
 //!   zero, negative or with more fraction digits than the currency; `minorAmount` not a plain
 //!   integer or different from `amount` × 10^e.
 //!
@@ -328,8 +328,7 @@ impl PlexyEmulator {
         let description = match body.description.as_deref().map(RawValue::get) {
             None => None,
             Some(raw) => match serde_json::from_str::<String>(raw) {
-                Ok(s) if s.chars().count() <= 255 => Some(s),
-                Ok(_) => return validation("description is longer than 255 characters"),
+                Ok(s) => Some(s),
                 Err(_) => return validation("description must be a string"),
             },
         };

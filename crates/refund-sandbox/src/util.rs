@@ -119,13 +119,15 @@ pub(crate) fn text_amount(text: &str, currency: Currency) -> Result<Money, Amoun
     positive_money(value, currency)
 }
 
-/// Whether `text` has the shape of §0.3 decimal text: `digits` or `digits.digits`.
+/// Whether `text` has the shape of §0.3 decimal text: `digits` or `digits.digits`, with no
+/// leading zero except the one before the point below 1 (`0.05`, never `007`).
 pub(crate) fn is_decimal_text(text: &str) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    match text.split_once('.') {
-        Some((int, frac)) => digits(int) && digits(frac),
-        None => digits(text),
-    }
+    let (int, frac) = match text.split_once('.') {
+        Some((int, frac)) => (int, Some(frac)),
+        None => (text, None),
+    };
+    digits(int) && (int == "0" || !int.starts_with('0')) && frac.is_none_or(digits)
 }
 
 fn positive_money(value: Decimal, currency: Currency) -> Result<Money, AmountProblem> {
@@ -253,6 +255,16 @@ mod tests {
             text_amount("0.00", usd),
             Err(AmountProblem::NotPositive)
         ));
+        for bad in ["01.00", "00.05", "007"] {
+            assert!(
+                matches!(text_amount(bad, usd), Err(AmountProblem::NotANumber)),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            text_amount("0.05", usd).ok().map(|m| m.minor_units()),
+            Some(5)
+        );
         assert_eq!(minor_units("1050"), Some(1050));
         assert_eq!(minor_units("0"), Some(0));
         for bad in ["", "01", "1.0", "1e3", "-1", "\"1\"", "null"] {

@@ -117,7 +117,7 @@ async fn amount_paths_that_are_not_decimal_text_are_e3002() {
     let sb = PayabliSandbox::start().await.unwrap();
     for (i, amount) in [
         "10.505", "10.500", "1e2", "-1.00", "+1.00", "0", "0.00", "abc", "1,000.00", "10.", ".5",
-        " 1",
+        " 1", "01.00",
     ]
     .iter()
     .enumerate()
