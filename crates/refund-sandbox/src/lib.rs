@@ -445,3 +445,22 @@ fn check_new_payment<P>(
 fn admin_money(value: JsonDecimal, currency: Currency) -> Result<Money, String> {
     Money::from_decimal(value.value(), currency).map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shareable<T: Send + Sync + 'static>() {}
+
+    #[test]
+    fn handles_and_records_can_be_shared_across_tasks() {
+        shareable::<Sandbox>();
+        shareable::<PlexySandbox>();
+        shareable::<PayNextSandbox>();
+        shareable::<PayabliSandbox>();
+        shareable::<Fault>();
+        shareable::<PaymentSnapshot>();
+        shareable::<RefundRecord>();
+        shareable::<LoggedRequest>();
+    }
+}
