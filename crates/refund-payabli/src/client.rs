@@ -1,0 +1,324 @@
+//! [`Client`]: Payabli refunds (Y-R1, Y-R2) and the transaction details lookup (Y-L1) behind the
+//! [`RefundProvider`] trait, plus Payabli's own options.
+
+use std::fmt;
+use std::time::Duration;
+
+use refund_core::http::{
+    Auth, BaseUrl, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpClient, refund_outcome_error,
+    reqwest,
+};
+use refund_core::{
+    BoxFuture, Capabilities, Error, Lookup, PaymentId, ProviderId, Refund, RefundProvider,
+    RefundQuery, RefundRequest, Secret, Snapshot,
+};
+
+use crate::convert;
+use crate::types::{PayabliRefund, TransactionDetails};
+use crate::{IDEMPOTENCY_WINDOW, PRODUCTION_BASE_URL};
+
+/// The header that carries the API token (§3.2).
+const AUTH_HEADER: &str = "requestToken";
+
+const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION"));
+
+/// A Payabli client: cheap to clone, `Send + Sync`, safe to share across tasks.
+///
+/// Each refund call sends exactly one request and never retries (the facade owns retries and
+/// reconciliation). The API token is sent as `requestToken` and never appears in `Debug`,
+/// errors or logs.
+#[derive(Clone)]
+pub struct Client {
+    http: HttpClient,
+    base: BaseUrl,
+}
+
+const _: () = {
+    const fn assert_bounds<T: Send + Sync + Clone + 'static>() {}
+    assert_bounds::<Client>();
+};
+
+impl Client {
+    /// Starts building a client with the Payabli API token (sent as `requestToken`).
+    pub fn builder(api_key: impl Into<Secret>) -> ClientBuilder {
+        ClientBuilder {
+            api_key: api_key.into(),
+            base_url: PRODUCTION_BASE_URL.to_owned(),
+            timeout: DEFAULT_TIMEOUT,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            http_client: None,
+        }
+    }
+
+    /// The base URL requests go to (`https://api.payabli.com/api` by default).
+    pub fn base_url(&self) -> &str {
+        self.base.as_str()
+    }
+
+    /// Sends one refund with Payabli's own options (split refunds, line items, `orderId`,
+    /// `orderDescription`, `source`, `ipaddress`): Y-R1 for a full refund, Y-R2 with the amount
+    /// in the path for a partial one, `idempotencyKey: <refund reference>`, and a JSON body only
+    /// when an option is set. Never retries.
+    ///
+    /// A decline is `Ok` with [`RefundStatus::Declined`](refund_core::RefundStatus::Declined);
+    /// `A0001`/`A0050` are `Pending`; any other `A…` code is `Succeeded`.
+    ///
+    /// # Errors
+    /// - [`InvalidInput`](refund_core::ErrorKind::InvalidInput): a transId that cannot be a path
+    ///   segment (nothing sent), or HTTP 400 with an `E…` code (not applied);
+    /// - [`Auth`](refund_core::ErrorKind::Auth) (401, 403), [`NotFound`](refund_core::ErrorKind::NotFound)
+    ///   (404), [`RateLimited`](refund_core::ErrorKind::RateLimited) (429, with `Retry-After`);
+    /// - [`OutcomeUnknown`](refund_core::ErrorKind::OutcomeUnknown): the refund may have been
+    ///   applied: a 409 `Duplicated idempotencyKey` (status 409 kept, so the caller can wait out
+    ///   the idempotency window), any 5xx, a timeout or lost connection after sending, or an
+    ///   answer that cannot be read;
+    /// - [`Transport`](refund_core::ErrorKind::Transport) or [`Timeout`](refund_core::ErrorKind::Timeout)
+    ///   that never reached Payabli (safe to send again).
+    pub async fn refund_with(&self, refund: &PayabliRefund) -> Result<Refund, Error> {
+        let request = refund.request();
+        let annotate = |e: Error| {
+            e.with_provider(ProviderId::PAYABLI)
+                .with_payment_id(request.payment_id().clone())
+                .with_reference(request.reference().clone())
+        };
+        let http = convert::refund_request(&self.base, refund).map_err(annotate)?;
+        let response = self
+            .http
+            .send(http)
+            .await
+            .map_err(|e| annotate(refund_outcome_error(e)))?;
+        convert::refund_outcome(&response, request).map_err(annotate)
+    }
+
+    /// Reads a transaction through Payabli's details lookup (Y-L1,
+    /// `GET /MoneyIn/details/{transId}`): status, amounts, linked refund and whether it can be
+    /// refunded now. Safe to repeat; this method does not retry by itself.
+    ///
+    /// # Errors
+    /// [`NotFound`](refund_core::ErrorKind::NotFound) for an unknown transId (404),
+    /// [`Auth`](refund_core::ErrorKind::Auth), [`RateLimited`](refund_core::ErrorKind::RateLimited),
+    /// [`Provider`](refund_core::ErrorKind::Provider) for a 5xx or another unexpected status,
+    /// [`Decode`](refund_core::ErrorKind::Decode) for a body that is not a transaction record
+    /// or holds an unknown currency, [`Transport`](refund_core::ErrorKind::Transport) and
+    /// [`Timeout`](refund_core::ErrorKind::Timeout), and
+    /// [`InvalidInput`](refund_core::ErrorKind::InvalidInput) for a transId that cannot be a
+    /// path segment.
+    pub async fn transaction_details(
+        &self,
+        trans_id: &PaymentId,
+    ) -> Result<TransactionDetails, Error> {
+        let annotate = |e: Error| {
+            e.with_provider(ProviderId::PAYABLI)
+                .with_payment_id(trans_id.clone())
+        };
+        let request = convert::details_request(&self.base, trans_id, "transaction_details")
+            .map_err(annotate)?;
+        let response = self.http.send(request).await.map_err(annotate)?;
+        convert::details(&response).map_err(annotate)
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base_url", &self.base.as_str())
+            .field("http", &self.http)
+            .finish()
+    }
+}
+
+impl RefundProvider for Client {
+    fn provider(&self) -> ProviderId {
+        ProviderId::PAYABLI
+    }
+
+    /// Partial and multiple partial refunds, the `idempotencyKey` with a 2-minute window
+    /// (§3.6), a snapshot before partial refunds, and no lookup by reference (Y-L2 does not
+    /// exist).
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::none()
+            .with_multiple_partial_refunds()
+            .with_idempotency_window(IDEMPOTENCY_WINDOW)
+            .with_snapshot_for_partial()
+    }
+
+    /// [`refund_with`](Client::refund_with) without Payabli options: no request body is sent.
+    /// The request's reason and metadata are not sent (Payabli has no such fields; use
+    /// [`PayabliRefund`] to send an `orderDescription`).
+    fn refund<'a>(&'a self, request: &'a RefundRequest) -> BoxFuture<'a, Result<Refund, Error>> {
+        Box::pin(async move {
+            self.refund_with(&PayabliRefund::from(request.clone()))
+                .await
+        })
+    }
+
+    /// Reconciles through Y-L1 on the original (§3.6, §0.5): for a full refund a non-zero
+    /// `RefundId` means found and 0 means absent; for a partial refund a `RefundId` changed from
+    /// the snapshot means found and an unchanged one means absent, and without a snapshot the
+    /// answer is inconclusive. A 404 or a record of another transaction is inconclusive.
+    fn find_refund<'a>(&'a self, query: &'a RefundQuery) -> BoxFuture<'a, Result<Lookup, Error>> {
+        Box::pin(async move {
+            let annotate = |e: Error| {
+                e.with_provider(ProviderId::PAYABLI)
+                    .with_payment_id(query.payment_id.clone())
+                    .with_reference(query.reference.clone())
+            };
+            let request = convert::details_request(&self.base, &query.payment_id, "find_refund")
+                .map_err(annotate)?;
+            let response = self.http.send(request).await.map_err(annotate)?;
+            convert::lookup(&response, query).map_err(annotate)
+        })
+    }
+
+    /// The original's current `RefundId` (through Y-L1), as `refund_id=<n>`, taken before a
+    /// partial refund so that a later lookup can tell a new refund from an older one (§3.6).
+    fn snapshot<'a>(
+        &'a self,
+        payment_id: &'a PaymentId,
+    ) -> BoxFuture<'a, Result<Option<Snapshot>, Error>> {
+        Box::pin(async move {
+            let annotate = |e: Error| {
+                e.with_provider(ProviderId::PAYABLI)
+                    .with_payment_id(payment_id.clone())
+            };
+            let request =
+                convert::details_request(&self.base, payment_id, "snapshot").map_err(annotate)?;
+            let response = self.http.send(request).await.map_err(annotate)?;
+            convert::snapshot(&response, payment_id)
+                .map(Some)
+                .map_err(annotate)
+        })
+    }
+}
+
+/// Builds a [`Client`]; see [`Client::builder`]. Errors are reported by [`build`](Self::build).
+#[must_use]
+pub struct ClientBuilder {
+    api_key: Secret,
+    base_url: String,
+    timeout: Duration,
+    connect_timeout: Duration,
+    http_client: Option<reqwest::Client>,
+}
+
+impl ClientBuilder {
+    /// Sets the base URL, such as [`SANDBOX_BASE_URL`](crate::SANDBOX_BASE_URL) or a local test
+    /// server. Default [`PRODUCTION_BASE_URL`]. Checked by [`build`](Self::build): https only,
+    /// plain http only for a loopback host.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// Sets the whole-request timeout, from sending to the last body byte. Default 60 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the connect timeout. Default 10 s. Ignored when a client is supplied with
+    /// [`http_client`](Self::http_client).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Uses this `reqwest::Client` (reqwest 0.13) instead of building one, to share a
+    /// connection pool or configure proxies. Build it with
+    /// `redirect(reqwest::redirect::Policy::none())`: a redirected refund POST would become a
+    /// GET, and a redirect must not carry the token to another host. Default: a client of our
+    /// own.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Builds the client.
+    ///
+    /// # Errors
+    /// [`Config`](refund_core::ErrorKind::Config) when the base URL is invalid (not https, and
+    /// not http on a loopback host), the API token is empty or cannot be sent in a header, a
+    /// timeout is zero, or the HTTP client cannot be built. Messages never show the token.
+    pub fn build(self) -> Result<Client, Error> {
+        let with_provider = |e: Error| e.with_provider(ProviderId::PAYABLI);
+        let base = BaseUrl::parse(&self.base_url).map_err(with_provider)?;
+        let mut http = HttpClient::builder(ProviderId::PAYABLI, USER_AGENT)
+            .auth(Auth::header(AUTH_HEADER, self.api_key))
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout);
+        if let Some(client) = self.http_client {
+            http = http.client(client);
+        }
+        let http = http.build().map_err(with_provider)?;
+        Ok(Client { http, base })
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("api_key", &self.api_key)
+            .field("base_url", &self.base_url)
+            .field("timeout", &self.timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("custom_http_client", &self.http_client.is_some())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use refund_core::ErrorKind;
+
+    use super::*;
+
+    #[test]
+    fn builder_defaults_and_checks() {
+        let client = Client::builder("tok_SECRET_1").build().unwrap();
+        assert_eq!(client.base_url(), "https://api.payabli.com/api");
+        assert!(!format!("{client:?}").contains("tok_SECRET_1"));
+        let builder = Client::builder("tok_SECRET_1");
+        assert!(!format!("{builder:?}").contains("tok_SECRET_1"));
+        let sandbox = Client::builder("t")
+            .base_url(crate::SANDBOX_BASE_URL)
+            .build()
+            .unwrap();
+        assert_eq!(sandbox.base_url(), "https://api-sandbox.payabli.com/api");
+        let local = Client::builder("t")
+            .base_url("http://127.0.0.1:8080/api/")
+            .build()
+            .unwrap();
+        assert_eq!(local.base_url(), "http://127.0.0.1:8080/api");
+
+        for builder in [
+            Client::builder("t").base_url("http://api.payabli.com/api"),
+            Client::builder("t").base_url("not a url"),
+            Client::builder(""),
+            Client::builder("  "),
+            Client::builder("tok\nSECRET"),
+            Client::builder("t").timeout(Duration::ZERO),
+            Client::builder("t").connect_timeout(Duration::ZERO),
+        ] {
+            let err = builder.build().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config);
+            assert_eq!(err.provider(), Some(&ProviderId::PAYABLI));
+            assert!(!err.to_string().contains("SECRET"), "{err}");
+        }
+        assert!(
+            Client::builder("t")
+                .http_client(reqwest::Client::new())
+                .build()
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn capabilities_of_section_3_6() {
+        let caps = Client::builder("t").build().unwrap().capabilities();
+        assert!(caps.partial_refunds);
+        assert!(caps.multiple_partial_refunds);
+        assert_eq!(caps.idempotency_window, Some(Duration::from_secs(120)));
+        assert!(caps.snapshot_for_partial);
+        assert!(!caps.lookup_by_reference);
+    }
+}
