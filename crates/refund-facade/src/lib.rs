@@ -28,9 +28,11 @@
 //! ## Not covered by semver
 //! Default budgets, backoffs and timeouts, and message wording.
 
+mod env;
 mod outcome;
 mod router;
 
+pub use env::{ClientOptions, ENV_VARS};
 pub use outcome::{AmountMismatch, RefundOutcome};
 pub use router::{PreparedRefund, ReconcilePolicy, Router, RouterBuilder};
 
