@@ -53,14 +53,9 @@ pub(crate) fn status_error(response: &Response, operation: Operation) -> Error {
         ErrorKind::NotFound => "the transaction was not found or is out of the key's scope",
         ErrorKind::RateLimited if refund => "rate limited (the refund was not applied)",
         ErrorKind::RateLimited => "rate limited",
-        ErrorKind::OutcomeUnknown if status >= 500 => {
-            "plexy failed after receiving the refund: it may have been applied, reconcile \
-             before retrying"
-        }
-        ErrorKind::OutcomeUnknown => {
-            "unexpected answer to a refund: it may have been applied, reconcile before retrying"
-        }
-        _ if status >= 500 => "plexy failed",
+        ErrorKind::OutcomeUnknown if status >= 500 => "server error after the refund was sent",
+        ErrorKind::OutcomeUnknown => "unexpected answer to the refund",
+        _ if status >= 500 => "server error",
         _ => "unexpected HTTP status",
     };
     let body = error_body(response.body());
@@ -70,6 +65,9 @@ pub(crate) fn status_error(response: &Response, operation: Operation) -> Error {
     } else {
         format!("{summary}: {detail}")
     };
+    if kind == ErrorKind::OutcomeUnknown {
+        message.push_str("; it may have been applied, reconcile before retrying");
+    }
     if let Some(delay) = response
         .retry_after()
         .filter(|_| kind == ErrorKind::RateLimited)
