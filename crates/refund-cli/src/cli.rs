@@ -1,0 +1,144 @@
+//! The command-line interface (a contract: scripts call it).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Issue and track refunds on Plexy, PayNext and Payabli.
+///
+/// Configuration comes from the environment: PLEXY_API_KEY, PLEXY_BASE_URL, PAYNEXT_API_KEY,
+/// PAYNEXT_BASE_URL, PAYABLI_API_TOKEN, PAYABLI_BASE_URL (base URLs default to production; plain
+/// http is accepted only for loopback hosts).
+///
+/// Exit codes: 0 succeeded or pending; 3 declined; 4 refused without applying anything (invalid
+/// input, unsupported, auth, not found, config); 5 outcome unknown (may have been applied: run
+/// `refund status` later); 1 any other failure; 2 usage errors.
+#[derive(Debug, Parser)]
+#[command(name = "refund", version, propagate_version = true)]
+pub(crate) struct Cli {
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
+    pub(crate) output: OutputFormat,
+    /// Per-request timeout in seconds (connect timeout stays 10 s).
+    #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_timeout)]
+    pub(crate) timeout: Option<std::time::Duration>,
+    /// More logging on stderr (-v each attempt and lookup, -vv debug). Secrets are never logged.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub(crate) verbose: u8,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// Readable text.
+    Human,
+    /// One JSON object (per row for batch reports).
+    Json,
+}
+
+/// Providers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ProviderArg {
+    /// Plexy.
+    Plexy,
+    /// PayNext.
+    Paynext,
+    /// Payabli.
+    Payabli,
+}
+
+impl ProviderArg {
+    pub(crate) fn id(self) -> refund_facade::refund_core::ProviderId {
+        use refund_facade::refund_core::ProviderId;
+        match self {
+            ProviderArg::Plexy => ProviderId::PLEXY,
+            ProviderArg::Paynext => ProviderId::PAYNEXT,
+            ProviderArg::Payabli => ProviderId::PAYABLI,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Start the embedded sandbox and run a short tour of the SDK on all three providers.
+    Demo,
+    /// Run the three provider emulators until interrupted and print their URLs, keys and seeded
+    /// payments.
+    Sandbox {
+        /// Address of the first emulator (the next two use the following ports); default: an
+        /// ephemeral port each on 127.0.0.1.
+        #[arg(long, value_name = "127.0.0.1:PORT")]
+        addr: Option<SocketAddr>,
+    },
+    /// One logical refund (full unless --amount is given).
+    Create(CreateArgs),
+    /// What the provider says about a refund (reconciles an outcome-unknown one).
+    Status(StatusArgs),
+    /// Refund every row of a CSV file, resumably.
+    Batch(BatchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct CreateArgs {
+    /// The provider.
+    #[arg(long, value_enum)]
+    pub(crate) provider: ProviderArg,
+    /// The provider's payment id.
+    #[arg(long, value_name = "ID")]
+    pub(crate) payment: String,
+    /// Amount of a partial refund, as decimal text (requires --currency).
+    #[arg(long, value_name = "DECIMAL", requires = "currency")]
+    pub(crate) amount: Option<String>,
+    /// ISO 4217 currency of --amount.
+    #[arg(long, value_name = "ISO", requires = "amount")]
+    pub(crate) currency: Option<String>,
+    /// Your reference for this refund (1-64 of A-Z a-z 0-9 - _ . :); a random one is generated
+    /// and printed when omitted.
+    #[arg(long, value_name = "REF")]
+    pub(crate) reference: Option<String>,
+    /// A reason sent to the provider where it accepts one.
+    #[arg(long, value_name = "TEXT")]
+    pub(crate) reason: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct StatusArgs {
+    /// The provider.
+    #[arg(long, value_enum)]
+    pub(crate) provider: ProviderArg,
+    /// The provider's payment id.
+    #[arg(long, value_name = "ID")]
+    pub(crate) payment: String,
+    /// The refund's reference.
+    #[arg(long, value_name = "REF")]
+    pub(crate) reference: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct BatchArgs {
+    /// CSV file with header provider,payment_id,amount,currency,reference,reason.
+    #[arg(value_name = "FILE.csv")]
+    pub(crate) file: PathBuf,
+    /// SQLite journal; rerunning with the same journal never refunds a row twice.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) journal: PathBuf,
+    /// Refunds in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub(crate) concurrency: u16,
+    /// Write one JSON object per row to this file.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) report: Option<PathBuf>,
+}
+
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("not a number of seconds: {s:?}"))?;
+    if !(secs.is_finite() && secs > 0.0 && secs <= 3600.0) {
+        return Err("timeout must be between 0 and 3600 seconds".into());
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
