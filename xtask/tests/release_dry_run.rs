@@ -163,4 +163,33 @@ fn dry_run_on_a_clean_checkout_prints_the_plan_and_changes_nothing() {
     }
     assert!(stdout.contains(&format!("git tag -a v{next}")));
     assert!(stdout.contains("Dry run: nothing was changed"));
+
+    // A dirty tree fails the plan (still changing nothing), unless --allow-dirty says it may be.
+    std::fs::write(checkout.join("stray.txt"), "work in progress\n").unwrap();
+    let dirty = state(&checkout);
+    let run = |extra: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["release", "patch", "--skip-package", "--offline"])
+            .args(extra)
+            .arg("--root")
+            .arg(&checkout)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        (output.status.success(), stdout)
+    };
+    let (ok, stdout) = run(&[]);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stdout.contains("[FAIL] clean git tree: commit or stash these first:"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("?? stray.txt"), "{stdout}");
+    let (ok, stdout) = run(&["--allow-dirty"]);
+    assert!(ok, "{stdout}");
+    assert!(
+        stdout.contains("[skip] clean git tree: 1 uncommitted"),
+        "{stdout}"
+    );
+    assert_eq!(state(&checkout), dirty, "the dry run changed the checkout");
 }

@@ -46,6 +46,10 @@ pub(crate) struct Args {
     /// Use no network: the registry is not asked and cargo runs offline (never with --execute).
     #[arg(long)]
     offline: bool,
+    /// Plan even with uncommitted changes: the clean-tree check is skipped (never with
+    /// --execute), for local runs of `cargo xtask ci`.
+    #[arg(long)]
+    allow_dirty: bool,
     /// The workspace to release (default: the one this xtask belongs to).
     #[arg(long, hide = true)]
     root: Option<PathBuf>,
@@ -79,8 +83,10 @@ struct Plan {
 
 pub(crate) fn run(args: Args) -> Result {
     let bump = Bump::parse(&args.bump)?;
-    if args.execute && (args.skip_package || args.offline) {
-        return Err("--execute runs every check: drop --skip-package and --offline".into());
+    if args.execute && (args.skip_package || args.offline || args.allow_dirty) {
+        return Err(
+            "--execute runs every check: drop --skip-package, --offline and --allow-dirty".into(),
+        );
     }
     let root = args.root.clone().unwrap_or_else(workspace_root);
     let registry: Option<SparseIndex> = if args.offline {
@@ -174,7 +180,15 @@ fn build_plan(
 
     let status = git::status(&root)?;
     let dirty = !status.trim().is_empty();
-    checks.push(if dirty {
+    checks.push(if dirty && args.allow_dirty {
+        Check::skip(
+            "clean git tree",
+            format!(
+                "{} uncommitted or untracked files, allowed by --allow-dirty",
+                status.lines().count()
+            ),
+        )
+    } else if dirty {
         let mut lines: Vec<String> = status.lines().take(20).map(str::to_owned).collect();
         lines.insert(0, "commit or stash these first:".to_owned());
         Check::fail("clean git tree", lines)
@@ -194,7 +208,8 @@ fn build_plan(
         Some(commit) => Check::fail(
             "release tag",
             vec![format!(
-                "{tag} exists already at {}, not at HEAD",
+                "{tag} exists already at {}, not at HEAD (to finish that release, check out \
+                 {tag} and run `cargo xtask release {next} --execute`)",
                 commit.get(..12).unwrap_or(commit)
             )],
         ),
@@ -261,11 +276,15 @@ fn build_plan(
     checks.push(Check::from_problems(
         "inter-crate versions",
         disagreements,
-        format!(
-            "after the bump every crate is {next} and every requirement between them accepts it \
-             ({bumped_places} version fields in {} manifests)",
-            edits.len()
-        ),
+        if edits.is_empty() {
+            format!("every crate is {next} and every requirement between them accepts it")
+        } else {
+            format!(
+                "after the bump every crate is {next} and every requirement between them \
+                 accepts it ({bumped_places} version fields in {} manifests)",
+                edits.len()
+            )
+        },
     ));
 
     let repository = first
@@ -403,6 +422,34 @@ fn build_plan(
         }
     });
 
+    // A release that stopped half-way is finished before the next one starts.
+    if let Some(tag) = previous_tag.as_deref().filter(|_| !resume) {
+        let name = "previous release complete";
+        checks.push(match registry {
+            None => Check::skip(name, "not asked (--offline)"),
+            Some(registry) => {
+                let released = tag.trim_start_matches('v');
+                let released = Version::parse(released).map_err(|e| format!("{tag}: {e}"))?;
+                let mut problems = Vec::new();
+                for crate_name in existed_at(&root, tag, &publishable) {
+                    match registry.is_published(&crate_name, &released) {
+                        Ok(true) => {}
+                        Ok(false) => problems.push(format!(
+                            "{crate_name} {released} is not on crates.io: check out {tag} and \
+                             run `cargo xtask release {released} --execute` to finish it"
+                        )),
+                        Err(e) => problems.push(format!("{crate_name}: {e}")),
+                    }
+                }
+                Check::from_problems(
+                    name,
+                    problems,
+                    format!("every crate of {tag} is on crates.io"),
+                )
+            }
+        });
+    }
+
     checks.push(match &previous_tag {
         None => Check::skip(
             "cargo-semver-checks",
@@ -418,14 +465,7 @@ fn build_plan(
         ),
         Some(tag) => {
             // Only the crates that existed at the previous release have a baseline.
-            let existed: Vec<String> = publishable
-                .iter()
-                .filter(|m| {
-                    let manifest = relative(&root, &m.manifest_path);
-                    git::git(&root, &["cat-file", "-e", &format!("{tag}:{manifest}")]).is_ok()
-                })
-                .map(|m| m.name.clone())
-                .collect();
+            let existed = existed_at(&root, tag, &publishable);
             checks::semver_checks(&root, tag, version::release_type(&current, &next), &existed)
         }
     });
@@ -458,6 +498,18 @@ fn build_plan(
         on_registry,
         checks,
     })
+}
+
+/// The crates of `members` whose manifest existed at `tag`.
+fn existed_at(root: &Path, tag: &str, members: &[&graph::Member]) -> Vec<String> {
+    members
+        .iter()
+        .filter(|m| {
+            let manifest = relative(root, &m.manifest_path);
+            git::git(root, &["cat-file", "-e", &format!("{tag}:{manifest}")]).is_ok()
+        })
+        .map(|m| m.name.clone())
+        .collect()
 }
 
 fn render(plan: &Plan, execute: bool) -> String {
@@ -624,4 +676,110 @@ fn git_in(root: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new("git");
     cmd.arg("-C").arg(root).args(args);
     cmd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A registry answering from a closure.
+    struct FnRegistry<F>(F);
+
+    impl<F: Fn(&str, &Version) -> Result<bool>> Registry for FnRegistry<F> {
+        fn is_published(&self, name: &str, version: &Version) -> Result<bool> {
+            (self.0)(name, version)
+        }
+    }
+
+    fn args(bump: &str) -> Args {
+        Args {
+            bump: bump.to_owned(),
+            execute: false,
+            skip_package: true,
+            offline: true,
+            allow_dirty: false,
+            root: None,
+        }
+    }
+
+    fn check<'a>(plan: &'a Plan, name: &str) -> &'a Check {
+        plan.checks
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no check {name}: {:?}", plan.checks))
+    }
+
+    /// A clone of HEAD with a lightweight tag on it.
+    fn tagged_clone(tag_suffix: impl FnOnce(&Version) -> String) -> (tempfile::TempDir, Version) {
+        let temp = tempfile::tempdir().unwrap();
+        let clone = temp.path().join("ws");
+        let status = Command::new("git")
+            .args(["clone", "--quiet"])
+            .arg(workspace_root())
+            .arg(&clone)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let ws = Workspace::load(&clone, true).unwrap();
+        let current = ws.member("refund-core").unwrap().version.clone();
+        git::git(&clone, &["tag", &format!("v{}", tag_suffix(&current))]).unwrap();
+        (temp, current)
+    }
+
+    #[test]
+    fn an_unfinished_previous_release_blocks_the_next() {
+        let (temp, current) = tagged_clone(Version::to_string);
+        let root = temp.path().join("ws");
+        let missing = "refund-facade";
+        let registry =
+            FnRegistry(|name: &str, version: &Version| Ok(*version == current && name != missing));
+        let plan = build_plan(&root, &Bump::Patch, &args("patch"), Some(&registry)).unwrap();
+        assert_eq!(plan.previous_tag, Some(format!("v{current}")));
+        assert!(!plan.resume);
+        assert!(plan.on_registry.iter().all(|found| *found == Some(false)));
+        assert_eq!(check(&plan, "registry").status, Status::Pass);
+        let previous = check(&plan, "previous release complete");
+        assert_eq!(previous.status, Status::Fail);
+        assert_eq!(previous.detail.len(), 1, "{:?}", previous.detail);
+        assert!(
+            previous.detail[0].starts_with(&format!("{missing} {current} is not on crates.io"))
+        );
+        let section = plan.section.as_deref().unwrap();
+        assert!(
+            section.contains("No changes since the previous release."),
+            "{section}"
+        );
+        // Planning wrote nothing.
+        assert_eq!(git::status(&root).unwrap(), "");
+    }
+
+    #[test]
+    fn a_tag_at_head_means_resume_and_the_manifests_must_match_it() {
+        let (temp, current) =
+            tagged_clone(|v| Version::new(v.major, v.minor, v.patch + 1).to_string());
+        let root = temp.path().join("ws");
+        let next = Version::new(current.major, current.minor, current.patch + 1);
+        let registry = FnRegistry(|name: &str, _: &Version| Ok(name == "refund-core"));
+        let plan = build_plan(
+            &root,
+            &Bump::Exact(next.clone()),
+            &args("x"),
+            Some(&registry),
+        )
+        .unwrap();
+        assert!(plan.resume);
+        assert!(plan.edits.is_empty());
+        assert_eq!(check(&plan, "release tag").status, Status::Pass);
+        // The tag says `next`, but the manifests (and the changelog) are still at `current`.
+        assert_eq!(check(&plan, "resume").status, Status::Fail);
+        assert_eq!(check(&plan, "CHANGELOG.md").status, Status::Fail);
+        assert_eq!(plan.on_registry.first(), Some(&Some(true)));
+        let text = render(&plan, true);
+        assert!(
+            text.contains(&format!("Resuming: v{next} is tagged at HEAD")),
+            "{text}"
+        );
+        assert!(text.contains("on crates.io already: skipped"), "{text}");
+        assert!(!text.contains("git tag -a"), "{text}");
+    }
 }
