@@ -67,7 +67,46 @@ pub(crate) fn run(args: Args) -> Result {
         cmd.args(["xtask", "codegen", "--check"]);
         run_step("codegen freshness", cmd)?;
     }
+
+    facade_feature_subsets()?;
+
+    // The release dry run: publish order, metadata, package contents, `cargo package` of every
+    // crate. Strict (clean tree) in CI; a developer's uncommitted work is allowed locally.
+    let mut release = cargo();
+    release.args(["xtask", "release", "patch"]);
+    if std::env::var_os("CI").is_none() {
+        release.arg("--allow-dirty");
+    }
+    run_step("release dry run", release)?;
+
+    // The README's run command.
+    let mut demo = cargo();
+    demo.args(["run", "--locked", "-p", "refund-cli", "--", "demo"]);
+    run_step("demo", demo)?;
     eprintln!("\nxtask ci: all checks passed");
+    Ok(())
+}
+
+/// Every subset of the facade's provider features builds (a `cargo hack --feature-powerset`
+/// without the extra tool): an app compiles only the vendors it uses.
+fn facade_feature_subsets() -> Result {
+    const FEATURES: [&str; 3] = ["plexy", "paynext", "payabli"];
+    for mask in 0..(1u32 << FEATURES.len()) {
+        let chosen: Vec<&str> = FEATURES
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| mask & (1 << i) != 0)
+            .map(|(_, f)| *f)
+            .collect();
+        let mut cmd = cargo();
+        cmd.args(["clippy", "--locked", "-p", "refund-facade", "--no-default-features"]);
+        if !chosen.is_empty() {
+            cmd.args(["--features", &chosen.join(",")]);
+        }
+        cmd.args(["--", "-D", "warnings"]);
+        let name = format!("facade features [{}]", chosen.join(","));
+        run_step(&name, cmd)?;
+    }
     Ok(())
 }
 

@@ -22,7 +22,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run every CI check in order: fmt, clippy, tests, docs, cargo-deny, codegen freshness.
+    /// Run every CI check in order: fmt, clippy, tests, docs, cargo-deny, codegen freshness,
+    /// facade feature subsets, the release dry run and the demo.
     Ci(ci::Args),
     /// Generate vendor wire models from specs/*.yaml.
     Codegen(codegen::Args),
