@@ -37,6 +37,15 @@ pub enum ErrorKind {
     OutcomeUnknown,
     /// The SDK or an application was configured wrongly (a missing key, a bad base URL).
     Config,
+    /// A webhook delivery failed authentication: a missing or wrong token, header or
+    /// signature (forged, or signed with another secret). Answer it with 401.
+    WebhookAuth,
+    /// A webhook delivery was authentic but its timestamp lies outside the tolerance (a replay,
+    /// or a badly skewed clock). Answer it with 401, like a failed authentication.
+    WebhookStale,
+    /// A webhook delivery was authentic but its body could not be read as the provider's
+    /// payload. Answer it with 400.
+    WebhookMalformed,
 }
 
 impl ErrorKind {
@@ -54,11 +63,14 @@ impl ErrorKind {
             ErrorKind::Provider => "provider",
             ErrorKind::OutcomeUnknown => "outcome_unknown",
             ErrorKind::Config => "config",
+            ErrorKind::WebhookAuth => "webhook_auth",
+            ErrorKind::WebhookStale => "webhook_stale",
+            ErrorKind::WebhookMalformed => "webhook_malformed",
         }
     }
 
     /// Every kind, for exhaustive tests and documentation tables.
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::InvalidInput,
         ErrorKind::Unsupported,
         ErrorKind::Auth,
@@ -70,6 +82,9 @@ impl ErrorKind {
         ErrorKind::Provider,
         ErrorKind::OutcomeUnknown,
         ErrorKind::Config,
+        ErrorKind::WebhookAuth,
+        ErrorKind::WebhookStale,
+        ErrorKind::WebhookMalformed,
     ];
 
     fn default_reach(self) -> Reach {
@@ -77,7 +92,11 @@ impl ErrorKind {
             ErrorKind::InvalidInput
             | ErrorKind::Unsupported
             | ErrorKind::Config
-            | ErrorKind::Transport => Reach::NeverReached,
+            | ErrorKind::Transport
+            // A webhook is received, not sent: nothing of ours reached the provider.
+            | ErrorKind::WebhookAuth
+            | ErrorKind::WebhookStale
+            | ErrorKind::WebhookMalformed => Reach::NeverReached,
             _ => Reach::MayHaveReached,
         }
     }
@@ -411,6 +430,21 @@ mod tests {
             .with_http_status(500)
             .with_provider_code("2"),
             Error::config("PLEXY_API_KEY is not set"),
+            Error::new(
+                ErrorKind::WebhookAuth,
+                "no v1 entry of the svix-signature header matches the body",
+            )
+            .with_provider(ProviderId::PAYNEXT),
+            Error::new(
+                ErrorKind::WebhookStale,
+                "the svix-timestamp is 3600 s in the past, beyond the 300 s tolerance",
+            )
+            .with_provider(ProviderId::PAYNEXT),
+            Error::new(
+                ErrorKind::WebhookMalformed,
+                "the delivery is not a Plexy event: expected value at line 1 column 1",
+            )
+            .with_provider(ProviderId::PLEXY),
         ];
         assert_eq!(cases.len(), ErrorKind::ALL.len());
         let lines: Vec<String> = cases.iter().map(|e| format!("{}: {e}", e.kind())).collect();

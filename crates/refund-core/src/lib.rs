@@ -47,6 +47,7 @@ pub mod refund;
 pub mod request;
 pub mod retry;
 pub mod secret;
+pub mod webhook;
 
 pub use currency::Currency;
 pub use error::{Error, ErrorKind, Reach, Result};
@@ -57,6 +58,9 @@ pub use provider::{BoxFuture, Capabilities, Lookup, RefundProvider, RefundQuery,
 pub use refund::{Decline, DeclineCode, Refund, RefundStatus};
 pub use request::{RefundAmount, RefundRequest, RefundRequestBuilder};
 pub use secret::Secret;
+pub use webhook::{
+    Deduplicator, MemoryDeduplicator, RefundEvent, Seen, WebhookOutcome, WebhookVerifier,
+};
 
 /// Re-exported so that provider crates and users name the same `Decimal`.
 pub use rust_decimal::Decimal;
