@@ -273,7 +273,7 @@ fn lookup_items(lookup: wire::TransactionLookup) -> Vec<wire::Transaction> {
 /// # Errors
 /// [`Decode`](ErrorKind::Decode) when the reported currency is not a known ISO 4217 code or an
 /// amount cannot be converted (negative, too large).
-fn transaction_from_wire(
+pub(crate) fn transaction_from_wire(
     t: wire::Transaction,
     fallback: Option<Currency>,
 ) -> Result<Transaction, Error> {

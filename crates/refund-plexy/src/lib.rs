@@ -98,6 +98,11 @@
 //! `None`**, because its currency is not known to the client and is never guessed. Lookups
 //! read the transaction's `currency` (or, in `find_refund`, a partial query's currency).
 //!
+//! ## Webhooks
+//! [`PlexyWebhookVerifier`] authenticates Plexy's webhook deliveries (`Authorization: Bearer
+//! <webhook token>`, compared in constant time) and reads refund events from them (§4.1). It
+//! implements [`refund_core::WebhookVerifier`].
+//!
 //! ## Errors
 //! Every fallible function returns [`refund_core::Error`]; branch on its
 //! [`kind`](refund_core::Error::kind). A client never retries: the `refund-facade` crate
@@ -118,10 +123,12 @@ mod client;
 mod convert;
 mod error;
 mod types;
+mod webhook;
 mod wire;
 
 pub use client::{Client, ClientBuilder};
 pub use types::{Refundability, Transaction, TransactionKind, TransactionStatus};
+pub use webhook::PlexyWebhookVerifier;
 
 /// Plexy's production Pay API (§1.1, CONFIRMED); request paths are relative to it.
 pub const PRODUCTION_BASE_URL: &str = "https://api.plexypay.com/v1";

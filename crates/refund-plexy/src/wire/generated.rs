@@ -1031,6 +1031,85 @@ impl<'de> serde::Deserialize<'de> for TransactionLookup {
     }
 }
 
+/// A webhook delivery (§4.1, CONFIRMED): `{"name":"transaction.<status>","merchantId":"…",
+/// "data":{…}}`, sent with `Authorization: Bearer <webhook token>`. Events:
+/// `transaction.created`, `.authorized`, `.rejected`, `.failed`, `.charged`, `.cancelled`,
+/// `.refunded`. A refund event is one whose `data.type` is `refund` or whose `name` is
+/// `transaction.refunded`; its status comes from `data.status` as for a refund transaction
+/// (§1.4). `data` uses `merchantReference` (= orderReference, our refund reference on a
+/// refund) and may wrap ids as `{"Value":"…"}`; the `Transaction` aliases accept both.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub(crate) struct WebhookEnvelope {
+    /// The event, `transaction.<status>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) name: Option<String>,
+    /// The merchant, informational (a string in the docs; any JSON value is accepted).
+    #[serde(rename = "merchantId", skip_serializing_if = "Option::is_none")]
+    pub(crate) merchant_id: Option<serde_json::Value>,
+    /// The transaction the event is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) data: Option<Transaction>,
+}
+
+/// Reads a JSON object only; property names match exactly. Unknown properties are skipped,
+/// `null` counts as absent, and a repeated property keeps the last non-null value (so two
+/// spellings of one field never fail the whole body).
+impl<'de> serde::Deserialize<'de> for WebhookEnvelope {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = WebhookEnvelope;
+            fn expecting(
+                &self,
+                formatter: &mut std::fmt::Formatter<'_>,
+            ) -> std::fmt::Result {
+                formatter.write_str("a WebhookEnvelope object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<WebhookEnvelope, A::Error> {
+                let mut name: Option<String> = None;
+                let mut merchant_id: Option<serde_json::Value> = None;
+                let mut data: Option<Transaction> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "name" => {
+                            let value = map.next_value::<Option<String>>()?;
+                            if value.is_some() {
+                                name = value;
+                            }
+                        }
+                        "merchantId" => {
+                            let value = map.next_value::<Option<serde_json::Value>>()?;
+                            if value.is_some() {
+                                merchant_id = value;
+                            }
+                        }
+                        "data" => {
+                            let value = map.next_value::<Option<Transaction>>()?;
+                            if value.is_some() {
+                                data = value;
+                            }
+                        }
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(WebhookEnvelope {
+                    name,
+                    merchant_id,
+                    data,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 /// The error body (§1.4, CONFIRMED api-errors page): `{"code":1,"message":"service
 /// unavailable","source":"keys","type":"apiError"}`. Every field is optional; the legacy 2023
 /// body is `{"message","code"}`; a body may be missing or not JSON. The HTTP status decides the
