@@ -198,6 +198,55 @@ fn check_id(payment: &wire::Payment, payment_id: &PaymentId) -> Result<(), Error
     }
 }
 
+/// The refund state a Payment object reports (§2.4), independent of any request: what a refund
+/// answer, a lookup and a webhook (§4.2) all read.
+pub(crate) struct RefundState {
+    /// Whether a refund exists: `refund` non-null or `refunded_amount > 0` (§2.6). Without one,
+    /// `status` is the contract's fallback (Pending unless `refunded_amount >= amount`).
+    pub(crate) exists: bool,
+    /// The refund's outcome (§2.4).
+    pub(crate) status: RefundStatus,
+    /// `refund.processor_transaction_id` when it is a usable id, else the payment id.
+    pub(crate) refund_id: Option<RefundId>,
+    /// `refund.amount`, else `refunded_amount`, in `currency_code` (none without a known one).
+    pub(crate) amount: Option<Money>,
+    /// `refund.status` as PayNext wrote it.
+    pub(crate) raw_status: Option<String>,
+}
+
+/// Reads the refund state of a Payment object about `payment_id` (§2.4).
+///
+/// # Errors
+/// `Decode` when the object names another payment or has a negative amount.
+pub(crate) fn refund_state(
+    payment: &wire::Payment,
+    payment_id: &PaymentId,
+) -> Result<RefundState, Error> {
+    check_id(payment, payment_id)?;
+    let amounts = Amounts::of(payment)?;
+    let outcome = refund_outcome(payment, &amounts);
+    // The processor's id when it is a usable id, else the payment id (PayNext refunds a payment
+    // at most once, so the payment id names the refund too).
+    let refund_id = payment
+        .refund
+        .as_ref()
+        .and_then(|r| r.processor_transaction_id.as_deref())
+        .filter(|id| !id.is_empty())
+        .and_then(|id| RefundId::new(id).ok())
+        .or_else(|| RefundId::new(payment_id.as_str()).ok());
+    Ok(RefundState {
+        exists: outcome.is_some(),
+        status: outcome.unwrap_or_else(|| amounts.fallback_status()),
+        refund_id,
+        amount: amounts.refunded(),
+        raw_status: payment
+            .refund
+            .as_ref()
+            .and_then(|r| r.status.as_ref())
+            .map(|s| s.as_str().to_owned()),
+    })
+}
+
 /// The outcome of a refund from the Payment object PayNext answered (§2.4). A Payment without
 /// any refund state (a refund POST's answer never is) reads as Pending, as the contract's
 /// fallback says.
@@ -210,41 +259,24 @@ pub(crate) fn refund_from_payment(
     payment_id: &PaymentId,
     reference: &RefundReference,
 ) -> Result<Refund, Error> {
-    check_id(payment, payment_id)?;
-    let amounts = Amounts::of(payment)?;
-    let status = refund_outcome(payment, &amounts).unwrap_or_else(|| amounts.fallback_status());
-    let raw_status = payment
-        .refund
-        .as_ref()
-        .and_then(|r| r.status.as_ref())
-        .map(wire::RefundStatus::as_str);
-
+    let state = refund_state(payment, payment_id)?;
     let mut refund = Refund::new(
         ProviderId::PAYNEXT,
         payment_id.clone(),
         reference.clone(),
-        status,
+        state.status,
     );
-    // The processor's id when it is a usable id, else the payment id (PayNext refunds a payment
-    // at most once, so the payment id names the refund too).
-    let refund_id = payment
-        .refund
-        .as_ref()
-        .and_then(|r| r.processor_transaction_id.as_deref())
-        .filter(|id| !id.is_empty())
-        .and_then(|id| RefundId::new(id).ok())
-        .or_else(|| RefundId::new(payment_id.as_str()).ok());
-    if let Some(id) = refund_id {
+    if let Some(id) = state.refund_id {
         refund = refund.with_refund_id(id);
     }
-    if let Some(amount) = amounts.refunded() {
+    if let Some(amount) = state.amount {
         refund = refund.with_amount(amount);
     }
-    if let Some(raw) = raw_status {
-        refund = refund.with_raw_status(raw);
+    if let Some(raw) = &state.raw_status {
+        refund = refund.with_raw_status(raw.as_str());
     }
-    if status == RefundStatus::Declined {
-        refund = refund.with_decline(decline(payment, raw_status));
+    if state.status == RefundStatus::Declined {
+        refund = refund.with_decline(decline(payment, state.raw_status.as_deref()));
     }
     Ok(refund)
 }

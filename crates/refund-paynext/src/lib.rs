@@ -55,6 +55,12 @@
 //! are integer minor units in the payment's `currency_code` (JPY has 0 digits, KWD 3, CLF 4); an
 //! unknown currency leaves the amount out rather than failing.
 //!
+//! ## Webhooks
+//! [`PayNextWebhookVerifier`] authenticates PayNext's webhook deliveries (Svix: HMAC-SHA256 over
+//! `svix-id`, `svix-timestamp` and the raw body, with a 5-minute tolerance) and reads refund
+//! events from them, with the refund state read exactly as above (§4.2). It implements
+//! [`refund_core::WebhookVerifier`].
+//!
 //! ## Errors
 //! Every function returns [`refund_core::Error`]; branch on its
 //! [`kind`](refund_core::Error::kind):
@@ -85,10 +91,12 @@ mod client;
 mod convert;
 mod error;
 mod payment;
+mod webhook;
 mod wire;
 
 pub use client::{Client, ClientBuilder};
 pub use payment::{Payment, PaymentRefund, PaymentStatus, StatusReason};
+pub use webhook::PayNextWebhookVerifier;
 
 /// PayNext's production API (contract §2.1). There is no version segment in the path.
 pub const PRODUCTION_BASE_URL: &str = "https://api.paynext.com";

@@ -755,6 +755,255 @@ impl<'de> serde::Deserialize<'de> for DeclineCode {
     }
 }
 
+/// A webhook delivery (§4.2), signed with Svix (`svix-id`, `svix-timestamp`, `svix-signature`
+/// or the same names with the `webhook-` prefix). Events used: `refund.created`,
+/// `refund.updated`, `payment.updated` (CONFIRMED names); others are ignored. Refund state is
+/// read from `data` exactly as from a refund answer (§2.4).
+///
+/// ASSUMED: the payload shape is not in the stored docs (§4.2)
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub(crate) struct WebhookEvent {
+    /// The event type, e.g. `refund.updated`.
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub(crate) type_: Option<String>,
+    /// ISO 8601 UTC, informational (the signed time is the `svix-timestamp` header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) timestamp: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) data: Option<WebhookData>,
+}
+
+/// Reads a JSON object only; property names match exactly. Unknown properties are skipped,
+/// `null` counts as absent, and a repeated property keeps the last non-null value (so two
+/// spellings of one field never fail the whole body).
+impl<'de> serde::Deserialize<'de> for WebhookEvent {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = WebhookEvent;
+            fn expecting(
+                &self,
+                formatter: &mut std::fmt::Formatter<'_>,
+            ) -> std::fmt::Result {
+                formatter.write_str("a WebhookEvent object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<WebhookEvent, A::Error> {
+                let mut type_: Option<String> = None;
+                let mut timestamp: Option<String> = None;
+                let mut data: Option<WebhookData> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "type" => {
+                            let value = map.next_value::<Option<String>>()?;
+                            if value.is_some() {
+                                type_ = value;
+                            }
+                        }
+                        "timestamp" => {
+                            let value = map.next_value::<Option<String>>()?;
+                            if value.is_some() {
+                                timestamp = value;
+                            }
+                        }
+                        "data" => {
+                            let value = map.next_value::<Option<WebhookData>>()?;
+                            if value.is_some() {
+                                data = value;
+                            }
+                        }
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(WebhookEvent {
+                    type_,
+                    timestamp,
+                    data,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
+/// `data` of a webhook: the Payment object of §2.4, or the refund object itself with a
+/// `payment_id` field (§4.2). Decoding tries the refund object first: it is the one that
+/// requires `payment_id`.
+///
+/// ASSUMED: the payload shape is not in the stored docs; both forms are accepted (§4.2)
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per HTTP body, decoded once; boxing would only add noise"
+)]
+pub(crate) enum WebhookData {
+    Refund(WebhookRefund),
+    Payment(Payment),
+}
+
+/// Tries each shape in spec order. The value is captured as raw JSON first, so exact
+/// amounts (`JsonDecimal`) survive; this needs `serde_json` as the deserializer.
+impl<'de> serde::Deserialize<'de> for WebhookData {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        let raw = <Box<
+            serde_json::value::RawValue,
+        > as serde::Deserialize>::deserialize(deserializer)?;
+        if let Ok(value) = serde_json::from_str(raw.get()) {
+            return Ok(Self::Refund(value));
+        }
+        if let Ok(value) = serde_json::from_str(raw.get()) {
+            return Ok(Self::Payment(value));
+        }
+        Err(
+            <D::Error as serde::de::Error>::custom(
+                "expected one of Refund, Payment (WebhookData)",
+            ),
+        )
+    }
+}
+
+/// The refund object as a webhook's `data` (§4.2): the fields of a Payment's `refund` (§2.4)
+/// plus the payment it belongs to. `currency_code` is read when present; without it the amount
+/// is left out.
+///
+/// ASSUMED: the refund object's shape is not in the stored docs (§4.2)
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub(crate) struct WebhookRefund {
+    /// The refunded payment (`pay_…`).
+    pub(crate) payment_id: String,
+    /// Refund amount in minor units.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) amount: Option<i64>,
+    /// Refund amount converted to USD, minor units (informational).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) amount_usd: Option<i64>,
+    /// ISO 4217 alphabetic code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) currency_code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) status: Option<RefundStatus>,
+    /// The provider refund id when non-empty (it may be `""`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) processor_transaction_id: Option<String>,
+    /// ISO 8601 UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) created_at: Option<String>,
+    /// ISO 8601 UTC.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) updated_at: Option<String>,
+}
+
+/// Reads a JSON object only; property names match exactly. Unknown properties are skipped,
+/// `null` counts as absent, and a repeated property keeps the last non-null value (so two
+/// spellings of one field never fail the whole body).
+impl<'de> serde::Deserialize<'de> for WebhookRefund {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = WebhookRefund;
+            fn expecting(
+                &self,
+                formatter: &mut std::fmt::Formatter<'_>,
+            ) -> std::fmt::Result {
+                formatter.write_str("a WebhookRefund object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<WebhookRefund, A::Error> {
+                let mut payment_id: Option<String> = None;
+                let mut amount: Option<i64> = None;
+                let mut amount_usd: Option<i64> = None;
+                let mut currency_code: Option<String> = None;
+                let mut status: Option<RefundStatus> = None;
+                let mut processor_transaction_id: Option<String> = None;
+                let mut created_at: Option<String> = None;
+                let mut updated_at: Option<String> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "payment_id" => {
+                            let value = map.next_value::<Option<String>>()?;
+                            if value.is_some() {
+                                payment_id = value;
+                            }
+                        }
+                        "amount" => {
+                            let value = map.next_value::<Option<i64>>()?;
+                            if value.is_some() {
+                                amount = value;
+                            }
+                        }
+                        "amount_usd" => {
+                            let value = map.next_value::<Option<i64>>()?;
+                            if value.is_some() {
+                                amount_usd = value;
+                            }
+                        }
+                        "currency_code" => {
+                            let value = map.next_value::<Option<String>>()?;
+                            if value.is_some() {
+                                currency_code = value;
+                            }
+                        }
+                        "status" => {
+                            let value = map.next_value::<Option<RefundStatus>>()?;
+                            if value.is_some() {
+                                status = value;
+                            }
+                        }
+                        "processor_transaction_id" => {
+                            let value = map.next_value::<Option<String>>()?;
+                            if value.is_some() {
+                                processor_transaction_id = value;
+                            }
+                        }
+                        "created_at" => {
+                            let value = map.next_value::<Option<String>>()?;
+                            if value.is_some() {
+                                created_at = value;
+                            }
+                        }
+                        "updated_at" => {
+                            let value = map.next_value::<Option<String>>()?;
+                            if value.is_some() {
+                                updated_at = value;
+                            }
+                        }
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(WebhookRefund {
+                    payment_id: payment_id
+                        .ok_or_else(|| <A::Error as serde::de::Error>::missing_field(
+                            "payment_id",
+                        ))?,
+                    amount,
+                    amount_usd,
+                    currency_code,
+                    status,
+                    processor_transaction_id,
+                    created_at,
+                    updated_at,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
+
 /// `{"error":{"message":"…"}}` (§2.4, CONFIRMED; fields "may expand", so always read at
 /// least `error.message`).
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
