@@ -17,7 +17,7 @@ use crate::wire;
 pub(crate) const IDEMPOTENCY_KEY: &str = "idempotencyKey";
 
 /// The codes that mean Pending (§3.4): `A0001` Initiated and `A0050` Pending approval.
-const PENDING_CODES: [&str; 2] = ["A0001", "A0050"];
+pub(crate) const PENDING_CODES: [&str; 2] = ["A0001", "A0050"];
 
 /// The text a [`Snapshot`] holds: the original's `RefundId` before the refund.
 const SNAPSHOT_PREFIX: &str = "refund_id=";

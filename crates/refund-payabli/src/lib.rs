@@ -81,6 +81,13 @@
 //! `data.paymentTransId`. Field names are matched in any letter case, because Payabli mixes
 //! camelCase and PascalCase (§3.4).
 //!
+//! ## Webhooks
+//! Payabli does not sign webhooks: [`PayabliWebhookVerifier`] checks the custom header the
+//! merchant configured (compared in constant time) and, optionally, the source IP, then reads
+//! `RefundedPayment` notifications into refund events (§4.3). It implements
+//! [`refund_core::WebhookVerifier`]. [`Client::confirm_event`] re-queries an event's
+//! transaction (Y-L1), as Payabli advises, instead of trusting the payload.
+//!
 //! ## Errors
 //! Every fallible function returns [`refund_core::Error`]; branch on its
 //! [`kind`](refund_core::Error::kind). A client never retries: the `refund-facade` crate
@@ -102,6 +109,7 @@ mod client;
 mod convert;
 mod error;
 mod types;
+mod webhook;
 mod wire;
 
 pub use client::{Client, ClientBuilder};
@@ -109,6 +117,7 @@ pub use types::{
     LineItem, MAX_ORDER_DESCRIPTION_CHARS, MAX_ORDER_ID_CHARS, MAX_SOURCE_CHARS, PayabliRefund,
     PayabliRefundBuilder, Refundability, SplitRefund, TransactionDetails,
 };
+pub use webhook::PayabliWebhookVerifier;
 
 /// Payabli's production API (§3.1); request paths are relative to it.
 pub const PRODUCTION_BASE_URL: &str = "https://api.payabli.com/api";

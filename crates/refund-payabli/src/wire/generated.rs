@@ -1766,3 +1766,207 @@ impl<'de> serde::Deserialize<'de> for V2InternalServerError {
         deserializer.deserialize_map(Visitor)
     }
 }
+
+/// A webhook notification (§4.3). Payabli does not sign webhooks (CONFIRMED): the merchant
+/// configures a custom header (`webHeaderParameters`) that the verifier checks, and optionally
+/// the source IP. Shape CONFIRMED for payment events (`guides/pay-ops-webhooks-payloads`); the
+/// refund event is `RefundedPayment` (matched case-insensitively), whose body was not
+/// retrieved, so the same shape is ASSUMED, with `transId` the refund transaction and
+/// `ResultCode` following §3.5. Property names are matched in any case, like the rest of
+/// Payabli's JSON (§3.4). Amounts are strings in major units, negative on refunds
+/// (`"-10.50"`). Delivery id: `transId` + `Event`.
+///
+/// ASSUMED: the RefundedPayment body was not retrieved; the payment-event shape is assumed
+/// (§4.3)
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub(crate) struct WebhookPayload {
+    /// The event name, e.g. `RefundedPayment` (any case).
+    #[serde(rename = "Event", skip_serializing_if = "Option::is_none")]
+    pub(crate) event: Option<String>,
+    /// The paypoint's entry name, informational.
+    #[serde(rename = "Paypoint", skip_serializing_if = "Option::is_none")]
+    pub(crate) paypoint: Option<String>,
+    /// Free text, informational.
+    #[serde(rename = "Text", skip_serializing_if = "Option::is_none")]
+    pub(crate) text: Option<String>,
+    /// The transaction the event is about; on `RefundedPayment`, the refund (ASSUMED).
+    #[serde(rename = "transId", skip_serializing_if = "Option::is_none")]
+    pub(crate) trans_id: Option<String>,
+    #[serde(rename = "NetAmount", skip_serializing_if = "Option::is_none")]
+    pub(crate) net_amount: Option<refund_core::JsonDecimal>,
+    #[serde(rename = "Fee", skip_serializing_if = "Option::is_none")]
+    pub(crate) fee: Option<refund_core::JsonDecimal>,
+    #[serde(rename = "TotalAmount", skip_serializing_if = "Option::is_none")]
+    pub(crate) total_amount: Option<refund_core::JsonDecimal>,
+    /// The transaction time as Payabli writes it (`12/02/2025 09:50:03`, no time zone),
+    /// informational.
+    #[serde(rename = "transTime", skip_serializing_if = "Option::is_none")]
+    pub(crate) trans_time: Option<String>,
+    /// Informational; any JSON value.
+    #[serde(rename = "CustomerId", skip_serializing_if = "Option::is_none")]
+    pub(crate) customer_id: Option<serde_json::Value>,
+    /// `card`, `ach`, …, informational.
+    #[serde(rename = "Method", skip_serializing_if = "Option::is_none")]
+    pub(crate) method: Option<String>,
+    /// The processor's response code, informational; any JSON value.
+    #[serde(rename = "ResponseCode", skip_serializing_if = "Option::is_none")]
+    pub(crate) response_code: Option<serde_json::Value>,
+    /// Informational.
+    #[serde(rename = "ResponseCodeText", skip_serializing_if = "Option::is_none")]
+    pub(crate) response_code_text: Option<String>,
+    #[serde(rename = "ResultCode", skip_serializing_if = "Option::is_none")]
+    pub(crate) result_code: Option<ResultCode>,
+    /// Informational.
+    #[serde(rename = "ResultCodeText", skip_serializing_if = "Option::is_none")]
+    pub(crate) result_code_text: Option<String>,
+}
+
+/// Reads a JSON object only; property names match in any ASCII case (`x-case-insensitive`).
+/// Unknown properties are skipped, `null` counts as absent, and a repeated property keeps the
+/// last non-null value (so two spellings of one field never fail the whole body).
+impl<'de> serde::Deserialize<'de> for WebhookPayload {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = WebhookPayload;
+            fn expecting(
+                &self,
+                formatter: &mut std::fmt::Formatter<'_>,
+            ) -> std::fmt::Result {
+                formatter.write_str("a WebhookPayload object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<WebhookPayload, A::Error> {
+                let mut event: Option<String> = None;
+                let mut paypoint: Option<String> = None;
+                let mut text: Option<String> = None;
+                let mut trans_id: Option<String> = None;
+                let mut net_amount: Option<refund_core::JsonDecimal> = None;
+                let mut fee: Option<refund_core::JsonDecimal> = None;
+                let mut total_amount: Option<refund_core::JsonDecimal> = None;
+                let mut trans_time: Option<String> = None;
+                let mut customer_id: Option<serde_json::Value> = None;
+                let mut method: Option<String> = None;
+                let mut response_code: Option<serde_json::Value> = None;
+                let mut response_code_text: Option<String> = None;
+                let mut result_code: Option<ResultCode> = None;
+                let mut result_code_text: Option<String> = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.to_ascii_lowercase().as_str() {
+                        "event" => {
+                            let value = map.next_value::<Option<String>>()?;
+                            if value.is_some() {
+                                event = value;
+                            }
+                        }
+                        "paypoint" => {
+                            let value = map.next_value::<Option<String>>()?;
+                            if value.is_some() {
+                                paypoint = value;
+                            }
+                        }
+                        "text" => {
+                            let value = map.next_value::<Option<String>>()?;
+                            if value.is_some() {
+                                text = value;
+                            }
+                        }
+                        "transid" => {
+                            let value = map.next_value::<Option<String>>()?;
+                            if value.is_some() {
+                                trans_id = value;
+                            }
+                        }
+                        "netamount" => {
+                            let value = map
+                                .next_value::<Option<refund_core::JsonDecimal>>()?;
+                            if value.is_some() {
+                                net_amount = value;
+                            }
+                        }
+                        "fee" => {
+                            let value = map
+                                .next_value::<Option<refund_core::JsonDecimal>>()?;
+                            if value.is_some() {
+                                fee = value;
+                            }
+                        }
+                        "totalamount" => {
+                            let value = map
+                                .next_value::<Option<refund_core::JsonDecimal>>()?;
+                            if value.is_some() {
+                                total_amount = value;
+                            }
+                        }
+                        "transtime" => {
+                            let value = map.next_value::<Option<String>>()?;
+                            if value.is_some() {
+                                trans_time = value;
+                            }
+                        }
+                        "customerid" => {
+                            let value = map.next_value::<Option<serde_json::Value>>()?;
+                            if value.is_some() {
+                                customer_id = value;
+                            }
+                        }
+                        "method" => {
+                            let value = map.next_value::<Option<String>>()?;
+                            if value.is_some() {
+                                method = value;
+                            }
+                        }
+                        "responsecode" => {
+                            let value = map.next_value::<Option<serde_json::Value>>()?;
+                            if value.is_some() {
+                                response_code = value;
+                            }
+                        }
+                        "responsecodetext" => {
+                            let value = map.next_value::<Option<String>>()?;
+                            if value.is_some() {
+                                response_code_text = value;
+                            }
+                        }
+                        "resultcode" => {
+                            let value = map.next_value::<Option<ResultCode>>()?;
+                            if value.is_some() {
+                                result_code = value;
+                            }
+                        }
+                        "resultcodetext" => {
+                            let value = map.next_value::<Option<String>>()?;
+                            if value.is_some() {
+                                result_code_text = value;
+                            }
+                        }
+                        _ => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(WebhookPayload {
+                    event,
+                    paypoint,
+                    text,
+                    trans_id,
+                    net_amount,
+                    fee,
+                    total_amount,
+                    trans_time,
+                    customer_id,
+                    method,
+                    response_code,
+                    response_code_text,
+                    result_code,
+                    result_code_text,
+                })
+            }
+        }
+        deserializer.deserialize_map(Visitor)
+    }
+}
