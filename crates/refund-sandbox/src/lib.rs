@@ -84,6 +84,52 @@
 //! refunds applied), [`RefundRecord`]s (per payment and per reference), and the request log of
 //! [`LoggedRequest`]s (method, path, headers with secrets redacted, body, answer status, fault).
 //!
+//! ## Webhooks
+//! Register a merchant endpoint and every emulator notifies it of each refund it creates and of
+//! every later status change (PayNext `PENDING` → `SUCCEEDED`/`FAILED`, Plexy `09` → refunded),
+//! with the provider's body and authentication (contract §4): a Plexy bearer token, a PayNext
+//! Svix signature, a Payabli custom header. Non-2xx answers and connection errors are retried on
+//! PayNext's schedule 1000 times faster (configurable), with the same delivery id every time.
+//! See the [`webhook`] module for the details and defaults.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use refund_sandbox::{PayNextSandbox, RetrySchedule, WebhookConfig};
+//! use refund_sandbox::paynext::{self, PayNextConfig};
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // Your app's webhook receiver listens on 127.0.0.1:3000 and verifies Svix signatures
+//!     // with paynext::DEFAULT_WEBHOOK_SECRET (or the secret configured here).
+//!     let paynext = PayNextSandbox::start_with(
+//!         PayNextConfig::default()
+//!             .refund_delay(Duration::from_millis(200))
+//!             .webhook(
+//!                 WebhookConfig::new("http://127.0.0.1:3000/webhooks/paynext")
+//!                     .retry(RetrySchedule::paynext().scaled_down(100)),
+//!             ),
+//!     )
+//!     .await?;
+//!
+//!     // ... your app refunds a payment through paynext.base_url() ...
+//!
+//!     // `refund.created` (PENDING) is sent at once, `refund.updated` (SUCCEEDED) 200 ms later,
+//!     // without any further request. Make it happen now and wait for the deliveries:
+//!     paynext.resolve_pending();
+//!     tokio::time::timeout(Duration::from_secs(10), paynext.webhooks_settled()).await?;
+//!     for delivery in paynext.webhook_deliveries() {
+//!         println!(
+//!             "{} {} attempt {}: {:?} {:?}",
+//!             delivery.delivery_id, delivery.event_type, delivery.attempt, delivery.status,
+//!             delivery.error
+//!         );
+//!     }
+//!     // Test your de-duplication: the same delivery again.
+//!     paynext.redeliver_last_webhook()?;
+//!     Ok(())
+//! }
+//! ```
+//!
 //! ## Admin endpoints
 //! On every emulator's port, outside its base path, without authentication:
 //!
@@ -97,7 +143,13 @@
 //! | `GET /_sandbox/faults`, `DELETE /_sandbox/faults` | lists or clears the queued faults |
 //! | `GET /_sandbox/requests`, `DELETE /_sandbox/requests` | reads or clears the request log |
 //! | `POST /_sandbox/reset` | back to the seeded payments, no refunds, faults, log or idempotency keys |
-//! | `POST /_sandbox/resolve-pending` | makes every pending refund final now |
+//! | `POST /_sandbox/resolve-pending` | makes every pending refund final now (and queues their webhooks) |
+//! | `POST /_sandbox/webhooks` | registers the webhook: `{"url":"http://…","secret":"…","header":"X-Webhook-Token","retry_schedule_ms":[0,10,100],"timeout_ms":5000}` (only `url` required; `retry_divisor` instead of `retry_schedule_ms` divides PayNext's schedule; `header` is Payabli only) → 201 |
+//! | `GET /_sandbox/webhooks`, `DELETE /_sandbox/webhooks` | shows (never the secret) or removes the webhook → 200 / 404, 204 |
+//! | `GET /_sandbox/webhooks/events` | the webhook events with their state |
+//! | `GET /_sandbox/webhooks/deliveries`, `DELETE /_sandbox/webhooks/deliveries` | reads or clears the delivery log |
+//! | `POST /_sandbox/webhooks/redeliver` | sends an event again (`{"event_id":"…"}`, default the last one) → 202 `{"event_id"}` |
+//! | `POST /_sandbox/webhooks/duplicate` | the next `{"times":n}` delivered events (default 1) arrive twice → 204 |
 //!
 //! Amounts sent to the admin endpoints are exact decimals in major units, as JSON numbers or
 //! strings (`"amount":"10.50"`). Amounts in its answers are objects
@@ -106,17 +158,22 @@
 //! `refunds_applied` (and `refunds` for a single payment); a refund has `id`, `payment_id`,
 //! `reference`, `amount`, `status`, `applied`, `created_at`; a logged request has `method`,
 //! `path`, `headers` (`[{name, value}]`, credentials redacted), `body`, `operation`,
-//! `payment_id`, `status`, `fault`, `note`, `received_at`.
+//! `payment_id`, `status`, `fault`, `note`, `received_at`. A webhook event has `id`,
+//! `event_type`, `payment_id`, `refund_id`, `body` (the exact JSON text sent), `created_at`,
+//! `state` (`no_endpoint`, `pending`, `delivered`, `gave_up`, `cancelled`), `attempts`; a
+//! delivery has `delivery_id`, `event_type`, `url`, `attempt`, `trigger` (`scheduled`,
+//! `redelivery`, `duplicate`), `status`, `error`, `sent_at`; the webhook view has `url`,
+//! `header`, `secret_configured`, `retry_schedule_ms`, `timeout_ms`.
 //!
 //! ## Protocol and scope
-//! HTTP/1.1 on plain TCP (clients use `http://` base URLs; no TLS, no HTTP/2). Everything is in
-//! memory and lost when the emulator stops. Webhooks are not emulated yet: a refund's state
-//! changes (approved, declined, pending → final) all happen in one place per provider, where
-//! notifications can be sent when they are added.
+//! HTTP/1.1 on plain TCP (clients use `http://` base URLs; no TLS, no HTTP/2), also for webhook
+//! deliveries (`http://` endpoints only). Everything is in memory and lost when the emulator
+//! stops; stopping it also drops the webhook retries still queued.
 //!
 //! ## Not covered by semver
-//! Message texts, generated id formats, the default delays and the seeded data may change in
-//! minor releases; the seeded ids and their documented properties do not.
+//! Message texts, generated id formats (delivery ids included), the default delays, the default
+//! webhook retry schedule and timeout, and the seeded data may change in minor releases; the
+//! seeded ids and their documented properties, and the default webhook secrets, do not.
 //!
 //! ## Feature flags
 //! None.
@@ -278,19 +335,107 @@ macro_rules! emulator_handle {
             }
 
             /// Back to the configured seed: seeded payments only, no refunds beyond the seeded
-            /// ones, no faults, an empty log (and, on Payabli, no remembered idempotency keys).
+            /// ones, no faults, an empty log (and, on Payabli, no remembered idempotency keys),
+            /// no webhook events or deliveries (queued retries are cancelled). The registered
+            /// webhook stays.
             pub fn reset(&self) {
                 self.server.shared.reset();
             }
 
             /// Makes every pending refund final now (PayNext `PENDING` → `SUCCEEDED`/`FAILED`,
-            /// Plexy `created` → `refunded`) instead of waiting for the configured delay.
+            /// Plexy `created` → `refunded`) instead of waiting for the configured delay. Their
+            /// status-change webhooks are queued before this returns.
             pub fn resolve_pending(&self) {
                 $crate::server::Provider::resolve_pending(&self.server.shared.provider);
             }
 
-            /// Stops the emulator: closes the listener and every connection, and waits until they
-            /// are gone. Dropping the handle does the same without waiting.
+            /// Registers (or replaces) the webhook endpoint that refund events are delivered to
+            /// (see [`webhook`](crate::webhook)). Retries still queued for an earlier endpoint
+            /// are cancelled.
+            ///
+            /// # Errors
+            /// [`InvalidInput`](refund_core::ErrorKind::InvalidInput) when the URL is not an
+            /// `http://` URL with a host, the secret does not fit the provider's scheme (PayNext:
+            /// `whsec_<base64>`) or an HTTP header, a header name is given to Plexy or PayNext
+            /// (or is not a usable header name on Payabli), the retry schedule has no attempt,
+            /// more than 100, or a delay above 24 hours, or the timeout is zero or above 600 s.
+            pub fn set_webhook(
+                &self,
+                config: $crate::webhook::WebhookConfig,
+            ) -> Result<(), refund_core::Error> {
+                $crate::server::Provider::outbox(&self.server.shared.provider).set_endpoint(config)
+            }
+
+            /// Removes the webhook endpoint: later events are recorded but not sent, and queued
+            /// retries are cancelled.
+            pub fn clear_webhook(&self) {
+                $crate::server::Provider::outbox(&self.server.shared.provider).clear_endpoint();
+            }
+
+            /// The registered webhook endpoint, if any.
+            pub fn webhook(&self) -> Option<$crate::webhook::WebhookConfig> {
+                $crate::server::Provider::outbox(&self.server.shared.provider).config()
+            }
+
+            /// Every webhook event produced so far (oldest first; at most the last 10 000),
+            /// with where its delivery stands.
+            pub fn webhook_events(&self) -> Vec<$crate::webhook::WebhookEvent> {
+                $crate::server::Provider::outbox(&self.server.shared.provider).events()
+            }
+
+            /// The log of webhook delivery attempts, in the order they ended (at most the last
+            /// 10 000).
+            pub fn webhook_deliveries(&self) -> Vec<$crate::webhook::WebhookDelivery> {
+                $crate::server::Provider::outbox(&self.server.shared.provider).deliveries()
+            }
+
+            /// Empties the webhook delivery log.
+            pub fn clear_webhook_deliveries(&self) {
+                $crate::server::Provider::outbox(&self.server.shared.provider).clear_deliveries();
+            }
+
+            /// Sends the latest webhook event once more, with the same delivery id and body (one
+            /// attempt, no retries), and returns its delivery id.
+            ///
+            /// # Errors
+            /// [`InvalidInput`](refund_core::ErrorKind::InvalidInput) when no webhook is
+            /// registered or no event exists yet.
+            pub fn redeliver_last_webhook(&self) -> Result<String, refund_core::Error> {
+                $crate::server::Provider::outbox(&self.server.shared.provider).redeliver(None)
+            }
+
+            /// Sends one webhook event once more, with the same delivery id and body (one
+            /// attempt, no retries).
+            ///
+            /// # Errors
+            /// [`InvalidInput`](refund_core::ErrorKind::InvalidInput) when no webhook is
+            /// registered or no kept event has this id.
+            pub fn redeliver_webhook(&self, event_id: &str) -> Result<(), refund_core::Error> {
+                $crate::server::Provider::outbox(&self.server.shared.provider)
+                    .redeliver(Some(event_id))
+                    .map(|_| ())
+            }
+
+            /// Makes each of the next `times` delivered webhook events arrive twice: right after
+            /// an attempt is answered 2xx, the same delivery (same id and body) is sent once more.
+            /// Calls add up.
+            pub fn duplicate_next_webhooks(&self, times: u32) {
+                $crate::server::Provider::outbox(&self.server.shared.provider).duplicate_next(times);
+            }
+
+            /// Waits until no webhook delivery is queued or running: every event so far is
+            /// delivered, given up, cancelled or had no endpoint. Status changes that are not due
+            /// yet are not waited for (call [`resolve_pending`](Self::resolve_pending) first to
+            /// make them happen now). Use it with a timeout in tests.
+            pub async fn webhooks_settled(&self) {
+                $crate::server::Provider::outbox(&self.server.shared.provider)
+                    .settled()
+                    .await;
+            }
+
+            /// Stops the emulator: closes the listener and every connection, stops webhook
+            /// deliveries (queued retries are dropped), and waits until they are gone. Dropping
+            /// the handle does the same without waiting.
             pub async fn shutdown(self) {
                 self.server.shutdown().await;
             }
@@ -306,6 +451,7 @@ macro_rules! emulator_handle {
     };
 }
 
+mod delivery;
 pub mod fault;
 pub mod payabli;
 pub mod paynext;
@@ -313,9 +459,13 @@ pub mod plexy;
 mod record;
 mod server;
 mod util;
+pub mod webhook;
 
 pub use fault::{Fault, FaultKind};
 pub use record::{LoggedRequest, Operation, PaymentSnapshot, RefundRecord};
+pub use webhook::{
+    DeliveryTrigger, RetrySchedule, WebhookConfig, WebhookDelivery, WebhookEvent, WebhookEventState,
+};
 
 /// The default listening address: 127.0.0.1 with an ephemeral port.
 pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0);
@@ -462,5 +612,8 @@ mod tests {
         shareable::<PaymentSnapshot>();
         shareable::<RefundRecord>();
         shareable::<LoggedRequest>();
+        shareable::<WebhookConfig>();
+        shareable::<WebhookEvent>();
+        shareable::<WebhookDelivery>();
     }
 }

@@ -40,6 +40,18 @@
 //! "order_id": "…", "behaviour": "approve" | "decline", "decline_code": "D0100"}`; only `amount`
 //! (the total, fee included) and `currency` are required (the id defaults to `10-admin-<n>`, the
 //! decline code to `D0100`), as in [`PayabliPayment`].
+//!
+//! Webhooks (§4.3, see [`crate::webhook`]): every refund POST that creates a refund transaction
+//! (approved or declined) is announced as `RefundedPayment`, with the custom header
+//! [`DEFAULT_WEBHOOK_HEADER`]: [`DEFAULT_WEBHOOK_SECRET`] unless configured (Payabli signs
+//! nothing). `transId` is the refund's own transId, amounts are strings in major units (negative
+//! on refunds), `ResultCode` is `A0004` for an approved refund and the decline code (`D0100`, …)
+//! for a declined one (ASSUMED: §4.3 only says `ResultCode` follows §3.5). The body carries no
+//! id of the original payment, as in the contract's example:
+//!
+//! ```json
+//! {"Event":"RefundedPayment","Paypoint":"sandbox-paypoint","Text":"Refunded Payment","transId":"3040-0000000000000000000000000000000b","NetAmount":"-10.50","Fee":"0.00","TotalAmount":"-10.50","transTime":"12/02/2025 09:50:03","Method":"card","ResultCode":"A0004","ResultCodeText":"Refunded"}
+//! ```
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -50,18 +62,30 @@ use http::{HeaderMap, Method, StatusCode};
 use refund_core::{Currency, Decimal, Error, JsonDecimal, Money, Secret};
 use serde::{Deserialize, Serialize};
 
+use crate::delivery::{Outbox, Scheme};
 use crate::record::{
     Fate, Ledger, Operation, PaymentSnapshot, RefundEntry, RefundRecord, Resolved, money, zero_of,
 };
 use crate::server::{Call, Provider, Reply, Routing, lock};
 use crate::util::{
-    header, is_decimal_text, is_json_content_type, negative, payabli_time, rfc3339_millis,
-    seed_time, text_amount,
+    header, is_decimal_text, is_json_content_type, negative, payabli_event_time, payabli_time,
+    rfc3339_millis, seed_time, text_amount,
 };
+use crate::webhook::WebhookConfig;
 use crate::{DEFAULT_ADDR, admin_money, check_new_payment};
 
 /// The API token the Payabli emulator accepts unless configured otherwise.
 pub const DEFAULT_API_KEY: &str = "payabli_sandbox_token";
+
+/// The custom header that carries the webhook secret (§4.3) unless
+/// [`WebhookConfig::header_name`] says otherwise.
+pub const DEFAULT_WEBHOOK_HEADER: &str = "X-Webhook-Token";
+
+/// The value of the webhook header unless [`WebhookConfig::secret`] says otherwise.
+pub const DEFAULT_WEBHOOK_SECRET: &str = "payabli_webhook_secret";
+
+/// The `Paypoint` of the emulator's webhook bodies.
+pub const WEBHOOK_PAYPOINT: &str = "sandbox-paypoint";
 
 /// The ids of the seeded Payabli transactions.
 ///
@@ -108,6 +132,7 @@ pub struct PayabliConfig {
     pub(crate) api_key: Secret,
     pub(crate) seeded: bool,
     pub(crate) idempotency_window: Duration,
+    pub(crate) webhook: Option<WebhookConfig>,
 }
 
 impl Default for PayabliConfig {
@@ -117,6 +142,7 @@ impl Default for PayabliConfig {
             api_key: Secret::new(DEFAULT_API_KEY),
             seeded: true,
             idempotency_window: Duration::from_secs(120),
+            webhook: None,
         }
     }
 }
@@ -144,6 +170,14 @@ impl PayabliConfig {
     /// minutes (§3.6).
     pub fn idempotency_window(mut self, window: Duration) -> Self {
         self.idempotency_window = window;
+        self
+    }
+
+    /// Registers a webhook endpoint from the start (see [`crate::webhook`]); `start_with` fails
+    /// with [`InvalidInput`](refund_core::ErrorKind::InvalidInput) when it is invalid. Default
+    /// none.
+    pub fn webhook(mut self, webhook: WebhookConfig) -> Self {
+        self.webhook = Some(webhook);
         self
     }
 }
@@ -265,6 +299,7 @@ pub(crate) struct PayabliEmulator {
     ledger: Mutex<Ledger<PaymentState>>,
     /// `idempotencyKey` → when it was first seen.
     keys: Mutex<HashMap<String, Instant>>,
+    outbox: Outbox,
 }
 
 /// A routed Payabli operation.
@@ -284,6 +319,7 @@ impl PayabliEmulator {
             window: config.idempotency_window,
             ledger: Mutex::new(Ledger::default()),
             keys: Mutex::new(HashMap::new()),
+            outbox: Outbox::new(Scheme::Payabli, config.webhook)?,
         };
         emulator.reset_checked()?;
         Ok(emulator)
@@ -438,9 +474,11 @@ impl PayabliEmulator {
             created_instant: now,
             link_id,
             note: body.order_id.clone(),
+            announced_final: false,
         };
         let refund_id = entry.id.clone();
         let created_at = entry.created_at;
+        emit_webhook(&self.outbox, &entry, entry.initial(), zero);
         ledger.refunds.push(entry);
 
         let details = PaymentDetails {
@@ -719,6 +757,7 @@ fn add_to(
             created_instant: Instant::now(),
             link_id: FIRST_REFUND_ID - 1 + i64::try_from(number).unwrap_or(0),
             note: None,
+            announced_final: false,
         });
     }
     ledger.insert(
@@ -1185,6 +1224,8 @@ impl Provider for PayabliEmulator {
     }
 
     fn handle(&self, route: &PayabliRoute, call: &Call<'_>) -> Reply {
+        // A status change that a client can observe has been announced by webhook.
+        self.finalize_due(Instant::now());
         if !self.authorized(call.headers) {
             let note = if call.headers.contains_key("requesttoken") {
                 "wrong requestToken"
@@ -1280,6 +1321,87 @@ impl Provider for PayabliEmulator {
     }
 
     fn resolve_pending(&self) {
-        lock(&self.ledger).resolve_pending(Instant::now());
+        let now = Instant::now();
+        lock(&self.ledger).resolve_pending(now);
+        self.finalize_due(now);
+    }
+
+    fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    fn finalize_due(&self, now: Instant) -> Option<Instant> {
+        // Payabli refunds are final when created in this emulator, so nothing falls due; kept
+        // generic so that a pending Payabli refund would be announced like the others.
+        let mut ledger = lock(&self.ledger);
+        let (due, next) = ledger.take_finalized(now);
+        for r in due.iter().filter_map(|i| ledger.refunds.get(*i)) {
+            if let Ok(zero) = zero_of(r.amount.currency()) {
+                emit_webhook(&self.outbox, r, r.resolved(now), zero);
+            }
+        }
+        next
+    }
+}
+
+/// The webhook body of a refund (§4.3; the `RefundedPayment` shape is ASSUMED there): string
+/// amounts in major units, negative as in refund records.
+#[derive(Serialize)]
+struct WebhookBody<'a> {
+    #[serde(rename = "Event")]
+    event: &'static str,
+    #[serde(rename = "Paypoint")]
+    paypoint: &'static str,
+    #[serde(rename = "Text")]
+    text: &'static str,
+    #[serde(rename = "transId")]
+    trans_id: &'a str,
+    #[serde(rename = "NetAmount")]
+    net_amount: String,
+    #[serde(rename = "Fee")]
+    fee: String,
+    #[serde(rename = "TotalAmount")]
+    total_amount: String,
+    #[serde(rename = "transTime")]
+    trans_time: String,
+    #[serde(rename = "Method")]
+    method: &'static str,
+    #[serde(rename = "ResultCode")]
+    result_code: &'a str,
+    #[serde(rename = "ResultCodeText")]
+    result_code_text: &'static str,
+}
+
+/// The event name of every refund notification (§4.3).
+const REFUND_EVENT: &str = "RefundedPayment";
+
+/// Emits `RefundedPayment` for a refund in `state`: `ResultCode` `A0004` when approved, the
+/// decline code (`D0100`, …) when declined, `A0001` while pending (§3.5).
+fn emit_webhook(outbox: &Outbox, r: &RefundEntry, state: Resolved, zero: Money) {
+    let (result_code, result_code_text) = match (state, &r.fate) {
+        (Resolved::Approved, _) => ("A0004", "Refunded"),
+        (Resolved::Pending, _) => ("A0001", "Initiated"),
+        (Resolved::Declined, Fate::Declined(code)) => (code.as_str(), "Declined"),
+        (Resolved::Declined, _) => ("D0100", "Declined"),
+    };
+    let negative = format!("-{}", r.amount.decimal_text());
+    let body = WebhookBody {
+        event: REFUND_EVENT,
+        paypoint: WEBHOOK_PAYPOINT,
+        text: "Refunded Payment",
+        trans_id: &r.id,
+        net_amount: negative.clone(),
+        fee: zero.decimal_text(),
+        total_amount: negative,
+        trans_time: payabli_event_time(r.created_at),
+        method: "card",
+        result_code,
+        result_code_text,
+    };
+    match serde_json::to_vec(&body) {
+        Ok(body) => outbox.emit(REFUND_EVENT, &r.payment_id, &r.id, body),
+        Err(e) => {
+            tracing::error!(error = %e, "refund-sandbox could not serialize a Payabli webhook")
+        }
     }
 }

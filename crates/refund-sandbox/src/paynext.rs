@@ -24,6 +24,19 @@
 //! "USD", "status": "SETTLED", "already_refunded": false, "behaviour": "succeed" | "fail" |
 //! "fail_later"}`; only `amount` (major units) and `currency` are required (the id defaults to
 //! `pay_admin_<n>`), as in [`PayNextPayment`].
+//!
+//! Webhooks (§4.2, see [`crate::webhook`]): every refund is announced as `refund.created`
+//! (`PENDING`, or `FAILED` for an immediate failure) and, when a pending refund becomes final,
+//! as `refund.updated` (`SUCCEEDED` or `FAILED`), signed the Svix way with
+//! [`DEFAULT_WEBHOOK_SECRET`] unless configured: headers `svix-id` (the delivery id, stable
+//! across attempts), `svix-timestamp` (Unix seconds of the attempt) and `svix-signature`
+//! (`v1,` and the base64 of HMAC-SHA256 over `{svix-id}.{svix-timestamp}.{body}`, keyed with the
+//! base64-decoded part of the secret after `whsec_`). The body carries the Payment object as
+//! the refund POST and N-L1 answer it:
+//!
+//! ```json
+//! {"type":"refund.updated","timestamp":"2025-05-26T10:16:10Z","data":{"id":"pay_e8a1b2c3-d4f5-6789-abcd-ef0123456789","amount":15000,"amount_usd":15000,"currency_code":"USD","payment_status":"SETTLED","payment_type":"CIT","refunded_amount":15000,"refund":{"amount":15000,"amount_usd":15000,"status":"SUCCEEDED","processor_transaction_id":"re_sandbox0000000000000001","created_at":"2025-05-26T10:15:00Z","updated_at":"2025-05-26T10:15:01Z"},"status_reason":null,"metadata":{},"created_at":"2025-12-01T09:50:03Z","updated_at":"2025-05-26T10:15:01Z"}}
+//! ```
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -34,15 +47,22 @@ use refund_core::{Currency, Error, JsonDecimal, Money, Secret};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use crate::delivery::{Outbox, Scheme};
 use crate::record::{
     Fate, Ledger, Operation, PaymentSnapshot, RefundEntry, RefundRecord, Resolved, money, zero_of,
 };
 use crate::server::{Call, Provider, Reply, Routing, lock};
 use crate::util::{header, rfc3339, seed_time};
+use crate::webhook::WebhookConfig;
 use crate::{DEFAULT_ADDR, admin_money, check_new_payment};
 
 /// The API key the PayNext emulator accepts unless configured otherwise.
 pub const DEFAULT_API_KEY: &str = "paynext_sandbox_key";
+
+/// The Svix webhook secret the deliveries are signed with (§4.2) unless
+/// [`WebhookConfig::secret`] says otherwise: `whsec_` and the base64 of the 30 bytes
+/// `refund-sandbox-paynext-webhook`, which are the HMAC key.
+pub const DEFAULT_WEBHOOK_SECRET: &str = "whsec_cmVmdW5kLXNhbmRib3gtcGF5bmV4dC13ZWJob29r";
 
 /// The only `X-API-Version` the emulator accepts (§2.3).
 pub const API_VERSION: &str = "1.0.0";
@@ -92,6 +112,7 @@ pub struct PayNextConfig {
     pub(crate) api_key: Secret,
     pub(crate) seeded: bool,
     pub(crate) refund_delay: Duration,
+    pub(crate) webhook: Option<WebhookConfig>,
 }
 
 impl Default for PayNextConfig {
@@ -101,6 +122,7 @@ impl Default for PayNextConfig {
             api_key: Secret::new(DEFAULT_API_KEY),
             seeded: true,
             refund_delay: Duration::from_secs(1),
+            webhook: None,
         }
     }
 }
@@ -128,6 +150,14 @@ impl PayNextConfig {
     /// The refund POST always answers `PENDING`, even with a zero delay.
     pub fn refund_delay(mut self, delay: Duration) -> Self {
         self.refund_delay = delay;
+        self
+    }
+
+    /// Registers a webhook endpoint from the start (see [`crate::webhook`]); `start_with` fails
+    /// with [`InvalidInput`](refund_core::ErrorKind::InvalidInput) when it is invalid. Default
+    /// none.
+    pub fn webhook(mut self, webhook: WebhookConfig) -> Self {
+        self.webhook = Some(webhook);
         self
     }
 }
@@ -213,6 +243,7 @@ pub(crate) struct PayNextEmulator {
     seeded: bool,
     refund_delay: Duration,
     ledger: Mutex<Ledger<PaymentState>>,
+    outbox: Outbox,
 }
 
 /// A routed PayNext operation.
@@ -228,6 +259,7 @@ impl PayNextEmulator {
             seeded: config.seeded,
             refund_delay: config.refund_delay,
             ledger: Mutex::new(Ledger::default()),
+            outbox: Outbox::new(Scheme::PayNext, config.webhook)?,
         };
         emulator.reset_checked()?;
         Ok(emulator)
@@ -320,7 +352,14 @@ impl PayNextEmulator {
             created_instant: now,
             link_id: 0,
             note: None,
+            announced_final: false,
         });
+        if let (Some(object), Some(refund)) = (
+            payment_object(&ledger, payment_id, now, true, false),
+            ledger.refunds.last(),
+        ) {
+            emit_webhook(&self.outbox, "refund.created", refund, object);
+        }
         match payment_object(&ledger, payment_id, now, true, call.unknown_enum) {
             Some(object) => Reply::json(StatusCode::OK, &object),
             None => error(StatusCode::NOT_FOUND, "Payment not found"),
@@ -402,6 +441,7 @@ fn add_to(
             created_instant: Instant::now(),
             link_id: 0,
             note: None,
+            announced_final: false,
         });
     }
     ledger.insert(
@@ -487,6 +527,22 @@ struct RefundObject {
     updated_at: String,
 }
 
+/// The `refund` object of a Payment (§2.4).
+fn refund_object(r: &RefundEntry, state: Resolved, updated: SystemTime, usd: bool) -> RefundObject {
+    RefundObject {
+        amount: r.amount.minor_units(),
+        amount_usd: usd.then(|| r.amount.minor_units()),
+        status: refund_status(state),
+        processor_transaction_id: if state == Resolved::Declined {
+            String::new()
+        } else {
+            r.id.clone()
+        },
+        created_at: rfc3339(r.created_at),
+        updated_at: rfc3339(updated),
+    }
+}
+
 /// Builds the Payment object. `fresh`: the answer to the refund POST that just created the latest
 /// refund, which always reads as created (`PENDING`, or `FAILED` for an immediate failure).
 fn payment_object(
@@ -524,24 +580,12 @@ fn payment_object(
         .map(|r| r.amount.minor_units())
         .sum();
     let refund = shown.map(|r| {
-        let state = state_of(r);
         let updated = if fresh {
             r.created_at
         } else {
             r.updated_at(now)
         };
-        RefundObject {
-            amount: r.amount.minor_units(),
-            amount_usd: usd.then(|| r.amount.minor_units()),
-            status: refund_status(state),
-            processor_transaction_id: if state == Resolved::Declined {
-                String::new()
-            } else {
-                r.id.clone()
-            },
-            created_at: rfc3339(r.created_at),
-            updated_at: rfc3339(updated),
-        }
+        refund_object(r, state_of(r), updated, usd)
     });
     let updated_at = refunds
         .iter()
@@ -649,6 +693,8 @@ impl Provider for PayNextEmulator {
     }
 
     fn handle(&self, route: &PayNextRoute, call: &Call<'_>) -> Reply {
+        // A status change that a client can observe has been announced by webhook.
+        self.finalize_due(Instant::now());
         if let Some(problem) = self.auth_problem(call.headers) {
             return error(StatusCode::UNAUTHORIZED, "Invalid API key").note(problem);
         }
@@ -740,6 +786,56 @@ impl Provider for PayNextEmulator {
     }
 
     fn resolve_pending(&self) {
-        lock(&self.ledger).resolve_pending(Instant::now());
+        let now = Instant::now();
+        lock(&self.ledger).resolve_pending(now);
+        self.finalize_due(now);
+    }
+
+    fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    fn finalize_due(&self, now: Instant) -> Option<Instant> {
+        let mut ledger = lock(&self.ledger);
+        let (due, next) = ledger.take_finalized(now);
+        for r in due.iter().filter_map(|i| ledger.refunds.get(*i)) {
+            // The Payment as it reads now, showing this refund (a newer refund of the same
+            // payment may exist when this one failed).
+            let Some(mut object) = payment_object(&ledger, &r.payment_id, now, false, false) else {
+                continue;
+            };
+            object.refund = Some(refund_object(
+                r,
+                r.resolved(now),
+                r.updated_at(now),
+                r.amount.currency() == Currency::USD,
+            ));
+            emit_webhook(&self.outbox, "refund.updated", r, object);
+        }
+        next
+    }
+}
+
+/// The webhook body (§4.2, shape ASSUMED there): the event type, when it happened, and the
+/// Payment object of §2.4.
+#[derive(Serialize)]
+struct WebhookBody {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    timestamp: String,
+    data: PaymentObject,
+}
+
+fn emit_webhook(outbox: &Outbox, kind: &'static str, r: &RefundEntry, payment: PaymentObject) {
+    let body = WebhookBody {
+        kind,
+        timestamp: rfc3339(SystemTime::now()),
+        data: payment,
+    };
+    match serde_json::to_vec(&body) {
+        Ok(body) => outbox.emit(kind, &r.payment_id, &r.id, body),
+        Err(e) => {
+            tracing::error!(error = %e, "refund-sandbox could not serialize a PayNext webhook")
+        }
     }
 }

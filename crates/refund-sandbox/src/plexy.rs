@@ -42,6 +42,16 @@
 //! "approve" | "decline" | "wait", "decline_code": "05"}`; only `amount` and `currency` are
 //! required (the id defaults to `plexy-admin-<n>`, the decline code to `05`), as in
 //! [`PlexyPayment`].
+//!
+//! Webhooks (§4.1, see [`crate::webhook`]): every refund transaction the emulator creates is
+//! announced as `transaction.refunded` (approved), `transaction.rejected` (declined) or
+//! `transaction.created` (`09` wait), and a `09` refund again as `transaction.refunded` when it
+//! becomes final, with `Authorization: Bearer <token>` ([`DEFAULT_WEBHOOK_TOKEN`] unless
+//! configured). The body, with amounts in major units and ids as plain strings:
+//!
+//! ```json
+//! {"name":"transaction.refunded","merchantId":"sandbox-merchant","data":{"id":"00000000-0000-4000-8000-00000000000c","type":"refund","status":"refunded","amount":10.50,"currency":"USD","merchantReference":"rf-7f3c2b","parentTransactionId":"plexy-usd-refundable","createdAt":"2025-12-15T07:41:24Z","updatedAt":"2025-12-15T07:41:24Z"}}
+//! ```
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -52,15 +62,24 @@ use refund_core::{Currency, Error, JsonDecimal, Money, RefundReference, Secret};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
 
+use crate::delivery::{Outbox, Scheme};
 use crate::record::{
     Fate, Ledger, Operation, PaymentSnapshot, RefundEntry, RefundRecord, Resolved, money, zero_of,
 };
 use crate::server::{Call, Provider, Reply, Routing, lock};
 use crate::util::{header, is_json_content_type, json_amount, minor_units, rfc3339, seed_time};
+use crate::webhook::WebhookConfig;
 use crate::{DEFAULT_ADDR, admin_money, check_new_payment};
 
 /// The API key the Plexy emulator accepts unless configured otherwise.
 pub const DEFAULT_API_KEY: &str = "plexy_sandbox_key";
+
+/// The webhook token sent as `Authorization: Bearer <token>` (§4.1) unless
+/// [`WebhookConfig::secret`] says otherwise.
+pub const DEFAULT_WEBHOOK_TOKEN: &str = "plexy_webhook_token";
+
+/// The `merchantId` of the emulator's webhook envelopes.
+pub const WEBHOOK_MERCHANT_ID: &str = "sandbox-merchant";
 
 /// The ids of the seeded Plexy payments.
 ///
@@ -111,6 +130,7 @@ pub struct PlexyConfig {
     pub(crate) api_key: Secret,
     pub(crate) seeded: bool,
     pub(crate) pending_delay: Duration,
+    pub(crate) webhook: Option<WebhookConfig>,
 }
 
 impl Default for PlexyConfig {
@@ -120,6 +140,7 @@ impl Default for PlexyConfig {
             api_key: Secret::new(DEFAULT_API_KEY),
             seeded: true,
             pending_delay: Duration::from_secs(1),
+            webhook: None,
         }
     }
 }
@@ -146,6 +167,14 @@ impl PlexyConfig {
     /// How long a `09` (wait) refund stays `created` before it reads `refunded`. Default 1 s.
     pub fn pending_delay(mut self, delay: Duration) -> Self {
         self.pending_delay = delay;
+        self
+    }
+
+    /// Registers a webhook endpoint from the start (see [`crate::webhook`]); `start_with` fails
+    /// with [`InvalidInput`](refund_core::ErrorKind::InvalidInput) when it is invalid. Default
+    /// none.
+    pub fn webhook(mut self, webhook: WebhookConfig) -> Self {
+        self.webhook = Some(webhook);
         self
     }
 }
@@ -246,6 +275,7 @@ pub(crate) struct PlexyEmulator {
     seeded: bool,
     pending_delay: Duration,
     ledger: Mutex<Ledger<PaymentState>>,
+    outbox: Outbox,
 }
 
 /// A routed Plexy operation.
@@ -262,6 +292,7 @@ impl PlexyEmulator {
             seeded: config.seeded,
             pending_delay: config.pending_delay,
             ledger: Mutex::new(Ledger::default()),
+            outbox: Outbox::new(Scheme::Plexy, config.webhook)?,
         };
         emulator.reset_checked()?;
         Ok(emulator)
@@ -390,9 +421,11 @@ impl PlexyEmulator {
             created_instant: now,
             link_id: 0,
             note: description,
+            announced_final: false,
         };
         let applied = entry.applied();
         let id = entry.id.clone();
+        emit_webhook(&self.outbox, &entry, entry.initial(), entry.created_at);
         ledger.refunds.push(entry);
         if applied && let Some(p) = ledger.payments.get_mut(payment_id) {
             p.status = "refunded".to_owned();
@@ -553,6 +586,7 @@ fn add_to(
             created_instant: Instant::now(),
             link_id: 0,
             note: None,
+            announced_final: false,
         });
     }
     ledger.insert(
@@ -874,6 +908,8 @@ impl Provider for PlexyEmulator {
     }
 
     fn handle(&self, route: &PlexyRoute, call: &Call<'_>) -> Reply {
+        // A status change that a client can observe has been announced by webhook.
+        self.finalize_due(Instant::now());
         if !self.authorized(call.headers) {
             let note = match header(call.headers, "authorization") {
                 None => "missing Authorization header",
@@ -952,6 +988,72 @@ impl Provider for PlexyEmulator {
     }
 
     fn resolve_pending(&self) {
-        lock(&self.ledger).resolve_pending(Instant::now());
+        let now = Instant::now();
+        lock(&self.ledger).resolve_pending(now);
+        self.finalize_due(now);
+    }
+
+    fn outbox(&self) -> &Outbox {
+        &self.outbox
+    }
+
+    fn finalize_due(&self, now: Instant) -> Option<Instant> {
+        let mut ledger = lock(&self.ledger);
+        let (due, next) = ledger.take_finalized(now);
+        for r in due.iter().filter_map(|i| ledger.refunds.get(*i)) {
+            emit_webhook(&self.outbox, r, r.resolved(now), r.updated_at(now));
+        }
+        next
+    }
+}
+
+/// The webhook envelope of §4.1.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WebhookEnvelope<'a> {
+    name: String,
+    merchant_id: &'static str,
+    data: WebhookData<'a>,
+}
+
+/// The `data` of a refund's webhook (§4.1).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WebhookData<'a> {
+    id: &'a str,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    status: &'static str,
+    amount: JsonDecimal,
+    currency: String,
+    merchant_reference: Option<&'a str>,
+    parent_transaction_id: &'a str,
+    created_at: String,
+    updated_at: String,
+}
+
+/// Emits the webhook of a refund in `state`: `transaction.created` (pending, `09`),
+/// `transaction.refunded` or `transaction.rejected`.
+fn emit_webhook(outbox: &Outbox, r: &RefundEntry, state: Resolved, updated_at: SystemTime) {
+    let status = refund_status(state);
+    let name = format!("transaction.{status}");
+    let envelope = WebhookEnvelope {
+        name: name.clone(),
+        merchant_id: WEBHOOK_MERCHANT_ID,
+        data: WebhookData {
+            id: &r.id,
+            kind: "refund",
+            status,
+            amount: r.amount.to_json_number(),
+            currency: r.amount.currency().code().to_owned(),
+            merchant_reference: r.reference.as_deref(),
+            parent_transaction_id: &r.payment_id,
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(updated_at),
+        },
+    };
+    match serde_json::to_vec(&envelope) {
+        Ok(body) => outbox.emit(&name, &r.payment_id, &r.id, body),
+        Err(e) => tracing::error!(error = %e, "refund-sandbox could not serialize a Plexy webhook"),
     }
 }

@@ -149,9 +149,21 @@ pub(crate) struct RefundEntry {
     pub(crate) link_id: i64,
     /// Payabli `orderId`, Plexy `description`.
     pub(crate) note: Option<String>,
+    /// Whether the webhook event of a pending refund's final state was emitted.
+    pub(crate) announced_final: bool,
 }
 
 impl RefundEntry {
+    /// The state the refund was created in, as its creation answer and webhook show it: a
+    /// pending refund reads pending there even when its delay is zero.
+    pub(crate) fn initial(&self) -> Resolved {
+        match &self.fate {
+            Fate::Approved => Resolved::Approved,
+            Fate::Declined(_) => Resolved::Declined,
+            Fate::Pending { .. } => Resolved::Pending,
+        }
+    }
+
     pub(crate) fn resolved(&self, now: Instant) -> Resolved {
         match &self.fate {
             Fate::Approved => Resolved::Approved,
@@ -249,6 +261,26 @@ impl<P> Ledger<P> {
 
     pub(crate) fn applied_count(&self, payment_id: &str) -> usize {
         self.refunds_of(payment_id).filter(|r| r.applied()).count()
+    }
+
+    /// The pending refunds whose final state is due at `now` and not yet announced by webhook
+    /// (marked announced now), and when the next one falls due.
+    pub(crate) fn take_finalized(&mut self, now: Instant) -> (Vec<usize>, Option<Instant>) {
+        let mut due = Vec::new();
+        let mut next: Option<Instant> = None;
+        for (index, r) in self.refunds.iter_mut().enumerate() {
+            if let Fate::Pending { until, .. } = r.fate
+                && !r.announced_final
+            {
+                if until <= now {
+                    r.announced_final = true;
+                    due.push(index);
+                } else {
+                    next = Some(next.map_or(until, |n| n.min(until)));
+                }
+            }
+        }
+        (due, next)
     }
 
     pub(crate) fn resolve_pending(&mut self, now: Instant) {

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -23,15 +23,17 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use percent_encoding::percent_decode_str;
 use refund_core::Error;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Notify, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tower::ServiceExt;
 
+use crate::delivery::Outbox;
 use crate::fault::{Fault, FaultKind, Stage, retry_after_secs};
 use crate::record::{LoggedRequest, Operation, PaymentSnapshot, RefundRecord};
+use crate::webhook::{WebhookConfig, WebhookDelivery, WebhookEvent};
 
 /// The largest request body the emulators read (1 MiB); larger bodies get 413.
 const MAX_REQUEST_BODY: usize = 1024 * 1024;
@@ -78,8 +80,13 @@ pub(crate) trait Provider: Send + Sync + 'static {
     fn refund_records(&self) -> Vec<RefundRecord>;
     /// Back to the seeded state (or empty).
     fn reset(&self);
-    /// Makes every pending refund final now.
+    /// Makes every pending refund final now, and emits the webhook events of the change.
     fn resolve_pending(&self);
+    /// The emulator's webhook runtime.
+    fn outbox(&self) -> &Outbox;
+    /// Emits the webhook events of the pending refunds whose final state is due at `now`;
+    /// returns when the next one falls due.
+    fn finalize_due(&self, now: Instant) -> Option<Instant>;
 }
 
 /// The result of routing.
@@ -203,9 +210,11 @@ impl<P: Provider> Shared<P> {
         lock(&self.log).clear();
     }
 
-    /// Reset: seeded state, no faults, empty log.
+    /// Reset: seeded state, no faults, empty log, no webhook events or deliveries (the
+    /// registered webhook stays).
     pub(crate) fn reset(&self) {
         self.provider.reset();
+        self.provider.outbox().reset();
         self.clear_faults();
         self.clear_requests();
     }
@@ -238,6 +247,7 @@ pub(crate) struct Server<P: Provider> {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
+    webhook_task: Option<JoinHandle<()>>,
 }
 
 impl<P: Provider> Server<P> {
@@ -252,12 +262,14 @@ impl<P: Provider> Server<P> {
         let shared = Arc::new(Shared::new(provider));
         let router = router(Arc::clone(&shared));
         let (stop, stopped) = watch::channel(false);
+        let webhook_task = tokio::spawn(webhook_loop(Arc::clone(&shared), stop.subscribe()));
         let task = tokio::spawn(accept_loop(listener, router, stopped));
         Ok(Server {
             shared,
             addr,
             stop,
             task: Some(task),
+            webhook_task: Some(webhook_task),
         })
     }
 
@@ -265,10 +277,14 @@ impl<P: Provider> Server<P> {
         self.addr
     }
 
-    /// Stops accepting, closes every connection and waits for the listener to be released.
+    /// Stops accepting, closes every connection, stops webhook deliveries and waits for the
+    /// listener to be released.
     pub(crate) async fn shutdown(mut self) {
         self.stop.send_replace(true);
-        if let Some(task) = self.task.take() {
+        for task in [self.task.take(), self.webhook_task.take()]
+            .into_iter()
+            .flatten()
+        {
             // A join error means the task panicked or was cancelled; either way it is gone.
             let _ = task.await;
         }
@@ -302,6 +318,38 @@ async fn accept_loop(listener: TcpListener, router: Router, mut stopped: watch::
     }
     drop(listener);
     connections.shutdown().await;
+}
+
+/// The emulator's webhook task: emits the status changes of pending refunds when they fall due
+/// (no client request needed) and runs every queued delivery job as its own task. Stopping the
+/// emulator aborts the jobs.
+async fn webhook_loop<P: Provider>(shared: Arc<Shared<P>>, mut stopped: watch::Receiver<bool>) {
+    let outbox = shared.provider.outbox().clone();
+    let Some(mut jobs) = outbox.take_jobs() else {
+        return;
+    };
+    let mut running = JoinSet::new();
+    loop {
+        let next_due = shared.provider.finalize_due(Instant::now());
+        tokio::select! {
+            _ = stopped.changed() => break,
+            () = outbox.woken() => {}
+            () = sleep_until(next_due) => {}
+            Some(job) = jobs.recv() => {
+                running.spawn(outbox.clone().run(job));
+            }
+            Some(_) = running.join_next(), if !running.is_empty() => {}
+        }
+    }
+    running.shutdown().await;
+}
+
+/// Sleeps until `at`, or forever.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Lets a handler close its own connection without an answer.
@@ -357,6 +405,25 @@ fn router<P: Provider>(shared: Arc<Shared<P>>) -> Router {
         .route(
             "/_sandbox/resolve-pending",
             post(admin_resolve_pending::<P>),
+        )
+        .route(
+            "/_sandbox/webhooks",
+            post(admin_set_webhook::<P>)
+                .get(admin_webhook::<P>)
+                .delete(admin_clear_webhook::<P>),
+        )
+        .route("/_sandbox/webhooks/events", get(admin_webhook_events::<P>))
+        .route(
+            "/_sandbox/webhooks/deliveries",
+            get(admin_webhook_deliveries::<P>).delete(admin_clear_webhook_deliveries::<P>),
+        )
+        .route(
+            "/_sandbox/webhooks/redeliver",
+            post(admin_redeliver_webhook::<P>),
+        )
+        .route(
+            "/_sandbox/webhooks/duplicate",
+            post(admin_duplicate_webhooks::<P>),
         )
         .fallback(provider_entry::<P>)
         .with_state(shared)
@@ -741,6 +808,115 @@ async fn admin_reset<P: Provider>(State(shared): State<Arc<Shared<P>>>) -> Respo
 
 async fn admin_resolve_pending<P: Provider>(State(shared): State<Arc<Shared<P>>>) -> Response {
     shared.provider.resolve_pending();
+    no_content()
+}
+
+async fn admin_set_webhook<P: Provider>(
+    State(shared): State<Arc<Shared<P>>>,
+    body: Bytes,
+) -> Response {
+    let outbox = shared.provider.outbox();
+    let result = WebhookConfig::from_admin_json(&body)
+        .and_then(|config| outbox.set_endpoint(config).map_err(|e| e.to_string()));
+    match result {
+        // `null` only if another request removed the webhook in between.
+        Ok(()) => admin_json(
+            StatusCode::CREATED,
+            &outbox.endpoint_json().unwrap_or(Value::Null),
+        ),
+        Err(message) => admin_error(StatusCode::BAD_REQUEST, message),
+    }
+}
+
+async fn admin_webhook<P: Provider>(State(shared): State<Arc<Shared<P>>>) -> Response {
+    match shared.provider.outbox().endpoint_json() {
+        Some(view) => admin_json(StatusCode::OK, &view),
+        None => admin_error(StatusCode::NOT_FOUND, "no webhook is registered"),
+    }
+}
+
+async fn admin_clear_webhook<P: Provider>(State(shared): State<Arc<Shared<P>>>) -> Response {
+    shared.provider.outbox().clear_endpoint();
+    no_content()
+}
+
+async fn admin_webhook_events<P: Provider>(State(shared): State<Arc<Shared<P>>>) -> Response {
+    let list: Vec<Value> = shared
+        .provider
+        .outbox()
+        .events()
+        .iter()
+        .map(WebhookEvent::to_json)
+        .collect();
+    admin_json(StatusCode::OK, &Value::Array(list))
+}
+
+async fn admin_webhook_deliveries<P: Provider>(State(shared): State<Arc<Shared<P>>>) -> Response {
+    let list: Vec<Value> = shared
+        .provider
+        .outbox()
+        .deliveries()
+        .iter()
+        .map(WebhookDelivery::to_json)
+        .collect();
+    admin_json(StatusCode::OK, &Value::Array(list))
+}
+
+async fn admin_clear_webhook_deliveries<P: Provider>(
+    State(shared): State<Arc<Shared<P>>>,
+) -> Response {
+    shared.provider.outbox().clear_deliveries();
+    no_content()
+}
+
+/// `{"event_id": "…"}` (optional; the last event when absent).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RedeliverSpec {
+    event_id: Option<String>,
+}
+
+/// `{"times": n}` (optional; 1 when absent).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct DuplicateSpec {
+    times: Option<u32>,
+}
+
+/// An optional JSON body: empty (or white space only) reads as the default.
+fn optional_json<T: for<'de> Deserialize<'de> + Default>(body: &[u8]) -> Result<T, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| e.to_string())
+}
+
+async fn admin_redeliver_webhook<P: Provider>(
+    State(shared): State<Arc<Shared<P>>>,
+    body: Bytes,
+) -> Response {
+    let spec: RedeliverSpec = match optional_json(&body) {
+        Ok(spec) => spec,
+        Err(message) => return admin_error(StatusCode::BAD_REQUEST, message),
+    };
+    match shared.provider.outbox().redeliver(spec.event_id.as_deref()) {
+        Ok(id) => admin_json(StatusCode::ACCEPTED, &json!({ "event_id": id })),
+        Err(e) => admin_error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+async fn admin_duplicate_webhooks<P: Provider>(
+    State(shared): State<Arc<Shared<P>>>,
+    body: Bytes,
+) -> Response {
+    let spec: DuplicateSpec = match optional_json(&body) {
+        Ok(spec) => spec,
+        Err(message) => return admin_error(StatusCode::BAD_REQUEST, message),
+    };
+    shared
+        .provider
+        .outbox()
+        .duplicate_next(spec.times.unwrap_or(1));
     no_content()
 }
 

@@ -74,6 +74,15 @@ pub(crate) fn payabli_time(t: SystemTime) -> String {
     s
 }
 
+/// Payabli's webhook `transTime`: `MM/DD/YYYY HH:MM:SS`, UTC (§4.3 example `12/02/2025 09:50:03`).
+pub(crate) fn payabli_event_time(t: SystemTime) -> String {
+    let c = civil(t);
+    format!(
+        "{:02}/{:02}/{:04} {:02}:{:02}:{:02}",
+        c.month, c.day, c.year, c.hour, c.minute, c.second
+    )
+}
+
 /// Why a strictly checked amount was refused.
 pub(crate) enum AmountProblem {
     /// Not a JSON number (or not decimal text).
@@ -185,6 +194,7 @@ mod tests {
         let t = UNIX_EPOCH + Duration::from_millis(951_782_400_559); // 2000-02-29
         assert_eq!(rfc3339_millis(t), "2000-02-29T00:00:00.559Z");
         assert_eq!(payabli_time(t), "2000-02-29T00:00:00.559");
+        assert_eq!(payabli_event_time(t), "02/29/2000 00:00:00");
         // 2024-12-31T23:59:59Z, the last second of a leap year.
         let t = UNIX_EPOCH + Duration::from_secs(1_735_689_599);
         assert_eq!(rfc3339(t), "2024-12-31T23:59:59Z");

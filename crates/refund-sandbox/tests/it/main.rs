@@ -16,3 +16,4 @@ mod lifecycle;
 mod payabli;
 mod paynext;
 mod plexy;
+mod webhooks;
