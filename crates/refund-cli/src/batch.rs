@@ -1,17 +1,33 @@
 //! `refund batch`: stream a CSV file of refunds through the facade with bounded concurrency,
 //! journaled so that a rerun after any crash never refunds a row twice.
+//!
+//! How a row flows:
+//! 1. read and parsed (rows are read lazily: neither the file nor the report is held in memory);
+//! 2. looked up in the journal, in file order: a final row is reported from the journal and not
+//!    touched; a new row is inserted (`new`); a row that differs from the journal stops the batch
+//!    (the journal belongs to another file);
+//! 3. a row that cannot be a refund request (malformed CSV, invalid amount, unknown currency or
+//!    provider, a reference already used by an earlier row) is refused before any request;
+//! 4. rows of the same payment run one after the other (a snapshot taken for a partial refund
+//!    must see the refunds of the earlier rows, or reconciliation could mistake one for another);
+//! 5. the refund: `prepared` (with the provider's snapshot, if it needs one) and `sending` are
+//!    committed *before* the request leaves; a rerun never re-sends a `sending` or `unknown` row
+//!    blindly, it reconciles it (the facade's `resume`: look up first);
+//! 6. the result is committed (`done`, `refused`, `unknown`, `failed`) and written to the report.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{LineWriter, Write};
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures_util::StreamExt;
 use refund_facade::refund_core::{
     Currency, Error, ErrorKind, Money, PaymentId, ProviderId, RefundReference, RefundRequest,
     Snapshot,
 };
-use refund_facade::{PreparedRefund, Router};
+use refund_facade::{PreparedRefund, RefundOutcome, Router};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -28,9 +44,20 @@ pub(crate) const HEADER: [&str; 6] = [
     "reason",
 ];
 
+/// The outcomes of a row, in the order of the summary's columns.
+pub(crate) const OUTCOMES: [&str; 6] = [
+    "succeeded",
+    "pending",
+    "declined",
+    "refused",
+    "unknown",
+    "failed",
+];
+
 /// One line of the report (and the stored result of a final row).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub(crate) struct ReportLine {
+    /// The row number in the file: 1 for the first line after the header.
     pub(crate) row: u64,
     pub(crate) provider: String,
     pub(crate) payment_id: String,
@@ -72,16 +99,34 @@ pub(crate) fn derive_reference(idx: u64, key: &RowKey) -> String {
     format!("b-{hex}")
 }
 
-/// Parses one CSV record (already split into fields) into the row key.
-fn row_key(idx: u64, record: &csv::StringRecord) -> Result<RowKey, String> {
-    if record.len() != HEADER.len() {
-        return Err(format!(
-            "row {idx}: expected {} fields, found {}",
-            HEADER.len(),
-            record.len()
-        ));
-    }
-    let field = |i: usize| record.get(i).unwrap_or_default().trim().to_owned();
+/// A row as read from the file: its key, and why it cannot be a request if it is malformed.
+#[derive(Debug)]
+struct ParsedRow {
+    idx: u64,
+    key: RowKey,
+    problem: Option<Error>,
+}
+
+/// Parses one CSV record. A malformed record (wrong number of fields, invalid UTF-8) still gets a
+/// key (its first six fields, as text) so that it can be journaled and reported as refused.
+fn parse_row(idx: u64, record: &csv::ByteRecord) -> ParsedRow {
+    let mut problem = None;
+    let mut field = |i: usize| -> String {
+        let bytes = record.get(i).unwrap_or_default();
+        match std::str::from_utf8(bytes) {
+            Ok(text) => text.trim().to_owned(),
+            Err(_) => {
+                problem.get_or_insert_with(|| {
+                    Error::invalid_input(format!(
+                        "row {}: the {} field is not valid UTF-8",
+                        idx + 1,
+                        HEADER.get(i).copied().unwrap_or("extra")
+                    ))
+                });
+                String::from_utf8_lossy(bytes).trim().to_owned()
+            }
+        }
+    };
     let mut key = RowKey {
         provider: field(0),
         payment_id: field(1),
@@ -90,10 +135,19 @@ fn row_key(idx: u64, record: &csv::StringRecord) -> Result<RowKey, String> {
         reference: field(4),
         reason: field(5),
     };
+    if record.len() != HEADER.len() {
+        problem = Some(Error::invalid_input(format!(
+            "row {}: expected {} fields ({}), found {}",
+            idx + 1,
+            HEADER.len(),
+            HEADER.join(","),
+            record.len()
+        )));
+    }
     if key.reference.is_empty() {
         key.reference = derive_reference(idx, &key);
     }
-    Ok(key)
+    ParsedRow { idx, key, problem }
 }
 
 fn provider_of(name: &str) -> Result<ProviderId, Error> {
@@ -131,9 +185,33 @@ pub(crate) fn request_of(key: &RowKey) -> Result<(ProviderId, RefundRequest), Er
     Ok((provider, builder.build()?))
 }
 
-fn line_for(idx: u64, key: &RowKey, result: &Result<RefundJson, Error>) -> (RowState, ReportLine) {
+/// What a row ended as, and the journal state that records it.
+///
+/// `refused`: nothing was applied and running the row again cannot help (the row is invalid, the
+/// provider cannot do it, the payment does not exist). `failed`: nothing was applied, but a rerun
+/// tries again (configuration, credentials, rate limits, a provider or network failure before
+/// the refund was sent). `unknown`: the refund may have been applied; a rerun reconciles it.
+fn classify(e: &Error, sent: bool) -> RowState {
+    match e.kind() {
+        ErrorKind::OutcomeUnknown => RowState::Unknown,
+        ErrorKind::InvalidInput | ErrorKind::Unsupported | ErrorKind::NotFound => RowState::Refused,
+        // Not applied: a missing or wrong key, or a 429, says nothing about the row itself.
+        ErrorKind::Config | ErrorKind::Auth | ErrorKind::RateLimited => RowState::Failed,
+        // The facade reports anything that may have been applied as OutcomeUnknown; should
+        // another kind that may have reached the provider come back after a refund request was
+        // sent, count it as unknown (a rerun looks it up) rather than failed (a rerun re-sends).
+        _ if sent && e.may_have_reached_provider() => RowState::Unknown,
+        _ => RowState::Failed,
+    }
+}
+
+fn line_for(
+    idx: u64,
+    key: &RowKey,
+    result: &Result<RefundJson, (Error, bool)>,
+) -> (RowState, ReportLine) {
     let mut line = ReportLine {
-        row: idx,
+        row: idx.saturating_add(1),
         provider: key.provider.clone(),
         payment_id: key.payment_id.clone(),
         reference: key.reference.clone(),
@@ -155,17 +233,8 @@ fn line_for(idx: u64, key: &RowKey, result: &Result<RefundJson, Error>) -> (RowS
             line.message = r.message.clone();
             (RowState::Done, line)
         }
-        Err(e) => {
-            let state = match e.kind() {
-                ErrorKind::OutcomeUnknown => RowState::Unknown,
-                ErrorKind::InvalidInput
-                | ErrorKind::Unsupported
-                | ErrorKind::Auth
-                | ErrorKind::NotFound
-                | ErrorKind::Config => RowState::Refused,
-                _ if e.may_have_reached_provider() => RowState::Unknown,
-                _ => RowState::Failed,
-            };
+        Err((e, sent)) => {
+            let state = classify(e, *sent);
             line.outcome = match state {
                 RowState::Unknown => "unknown",
                 RowState::Refused => "refused",
@@ -181,49 +250,164 @@ fn line_for(idx: u64, key: &RowKey, result: &Result<RefundJson, Error>) -> (RowS
     }
 }
 
-/// Processes one row, journaling before and after every request.
-async fn process(
-    router: &Router,
-    journal: &Journal,
-    idx: u64,
-    key: RowKey,
-) -> Result<ReportLine, String> {
-    let existing = journal.get(idx)?;
-    let (state, snapshot) = match existing {
+/// What to do with a row, decided in file order before any of its I/O.
+enum Plan {
+    /// Final in the journal: report the stored result.
+    Stored(ReportLine),
+    /// Work to do from this state.
+    Work {
+        row: ParsedRow,
+        state: RowState,
+        snapshot: Option<String>,
+    },
+}
+
+/// Looks a row up in the journal (inserting it if new). Runs in file order, so that every
+/// earlier row is in the journal when a row's reference is checked against them.
+fn plan(journal: &Journal, mut row: ParsedRow) -> Result<Plan, Error> {
+    let idx = row.idx;
+    let (state, snapshot) = match journal.get(idx).map_err(Error::config)? {
         None => {
-            journal.insert(idx, &key)?;
+            journal.insert(idx, &row.key).map_err(Error::config)?;
             (RowState::New, None)
         }
-        Some(row) => {
-            if row.key != key {
-                return Err(format!(
-                    "row {idx} differs from the journal (journal reference {}, file reference {}): this journal belongs to another file",
-                    row.key.reference, key.reference
-                ));
+        Some(stored) => {
+            if stored.key != row.key {
+                return Err(Error::invalid_input(format!(
+                    "row {} differs from the journal (journal: {} {} reference {}; file: {} {} reference {}): this journal belongs to another file",
+                    idx + 1,
+                    stored.key.provider,
+                    stored.key.payment_id,
+                    stored.key.reference,
+                    row.key.provider,
+                    row.key.payment_id,
+                    row.key.reference
+                )));
             }
-            if row.state.is_final()
-                && let Some(stored) = row
+            if stored.state.is_final()
+                && let Some(line) = stored
                     .result
                     .as_deref()
                     .and_then(|s| serde_json::from_str::<ReportLine>(s).ok())
             {
-                return Ok(stored);
+                return Ok(Plan::Stored(line));
             }
-            (row.state, row.snapshot)
+            (stored.state, stored.snapshot)
         }
     };
+    // Two rows with one reference would be one logical refund asked twice: the second is refused
+    // (checked only before anything is sent for it).
+    if state == RowState::New
+        && row.problem.is_none()
+        && let Some(first) = journal
+            .earlier_with_reference(idx, &row.key.provider, &row.key.reference)
+            .map_err(Error::config)?
+    {
+        row.problem = Some(Error::invalid_input(format!(
+            "row {}: reference {} is already used by row {} of this file",
+            idx + 1,
+            row.key.reference,
+            first.saturating_add(1)
+        )));
+    }
+    Ok(Plan::Work {
+        row,
+        state,
+        snapshot,
+    })
+}
+
+/// A payment's lock, and how many rows hold it or wait for it.
+type PaymentLock = (Arc<tokio::sync::Mutex<()>>, usize);
+
+/// One lock per (provider, payment): rows of the same payment run one after the other.
+#[derive(Default)]
+struct PaymentLocks {
+    /// The lock of each payment with rows running or waiting.
+    map: Mutex<HashMap<(String, String), PaymentLock>>,
+}
+
+/// Holds a payment's lock; frees the map entry when the last user is gone.
+struct PaymentGuard<'a> {
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+    _ticket: Ticket<'a>,
+}
+
+struct Ticket<'a> {
+    locks: &'a PaymentLocks,
+    key: (String, String),
+}
+
+impl Drop for Ticket<'_> {
+    fn drop(&mut self) {
+        let mut map = self
+            .locks
+            .map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, users)) = map.get_mut(&self.key) {
+            *users = users.saturating_sub(1);
+            if *users == 0 {
+                map.remove(&self.key);
+            }
+        }
+    }
+}
+
+impl PaymentLocks {
+    async fn lock(&self, provider: &str, payment: &str) -> PaymentGuard<'_> {
+        let key = (provider.to_owned(), payment.to_owned());
+        let mutex = {
+            let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+            let entry = map.entry(key.clone()).or_default();
+            entry.1 += 1;
+            Arc::clone(&entry.0)
+        };
+        // The ticket exists before the wait, so a cancelled wait still releases its count.
+        let ticket = Ticket { locks: self, key };
+        PaymentGuard {
+            _guard: mutex.lock_owned().await,
+            _ticket: ticket,
+        }
+    }
+}
+
+/// Processes one row from its journal state, journaling before and after every request.
+async fn process(
+    router: &Router,
+    journal: &Journal,
+    locks: &PaymentLocks,
+    row: ParsedRow,
+    state: RowState,
+    snapshot: Option<String>,
+) -> Result<ReportLine, String> {
+    let ParsedRow { idx, key, problem } = row;
+    if let Some(e) = problem {
+        return finish(journal, idx, &key, Err((e, false)));
+    }
     let (provider, request) = match request_of(&key) {
         Ok(r) => r,
-        Err(e) => return finish(journal, idx, &key, Err(e)),
+        Err(e) => return finish(journal, idx, &key, Err((e, false))),
     };
+    if router.provider(&provider).is_err() {
+        // Nothing sent; a rerun with the key set refunds the row.
+        return finish(
+            journal,
+            idx,
+            &key,
+            Err((crate::not_configured(&provider), false)),
+        );
+    }
+    let _payment = locks.lock(&key.provider, &key.payment_id).await;
     let snapshot = snapshot.map(Snapshot::new);
-    let result = match state {
+    let result: Result<RefundOutcome, (Error, bool)> = match state {
         RowState::New | RowState::Failed => match router.prepare(&provider, &request).await {
-            Err(e) => Err(e),
+            // Nothing was sent: the checks failed or the snapshot could not be taken.
+            Err(e) => Err((e, false)),
             Ok(prepared) => {
                 journal.set_prepared(idx, prepared.snapshot.as_ref().map(Snapshot::as_str))?;
                 journal.set_state(idx, RowState::Sending)?;
-                router.execute(&prepared).await
+                router.execute(&prepared).await.map_err(|e| (e, true))
             }
         },
         RowState::Prepared => {
@@ -231,13 +415,13 @@ async fn process(
             router
                 .execute(&PreparedRefund::new(provider, request, snapshot))
                 .await
+                .map_err(|e| (e, true))
         }
         // May have been sent: reconcile, never send blindly.
-        RowState::Sending | RowState::Unknown | RowState::Done | RowState::Refused => {
-            router
-                .resume(&PreparedRefund::new(provider, request, snapshot))
-                .await
-        }
+        RowState::Sending | RowState::Unknown | RowState::Done | RowState::Refused => router
+            .resume(&PreparedRefund::new(provider, request, snapshot))
+            .await
+            .map_err(|e| (e, true)),
     };
     finish(
         journal,
@@ -251,7 +435,7 @@ fn finish(
     journal: &Journal,
     idx: u64,
     key: &RowKey,
-    result: Result<RefundJson, Error>,
+    result: Result<RefundJson, (Error, bool)>,
 ) -> Result<ReportLine, String> {
     let (state, line) = line_for(idx, key, &result);
     let text =
@@ -265,18 +449,26 @@ fn finish(
 pub(crate) struct Summary {
     /// (provider, outcome) → rows.
     pub(crate) counts: BTreeMap<(String, String), u64>,
+    /// Rows reported.
     pub(crate) rows: u64,
 }
 
 impl Summary {
     fn add(&mut self, line: &ReportLine) {
         self.rows += 1;
+        // Rows naming no known provider (refused) are counted together, so that the table has
+        // at most four lines whatever the file holds.
+        let provider = match line.provider.as_str() {
+            p @ ("plexy" | "paynext" | "payabli") => p,
+            _ => "other",
+        };
         *self
             .counts
-            .entry((line.provider.clone(), line.outcome.clone()))
+            .entry((provider.to_owned(), line.outcome.clone()))
             .or_default() += 1;
     }
 
+    /// Rows with this outcome, all providers.
     pub(crate) fn count(&self, outcome: &str) -> u64 {
         self.counts
             .iter()
@@ -285,32 +477,46 @@ impl Summary {
             .sum()
     }
 
-    /// A readable table: one line per provider, one column per outcome.
+    fn count_of(&self, provider: &str, outcome: &str) -> u64 {
+        self.counts
+            .get(&(provider.to_owned(), outcome.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The providers with rows, in a fixed order.
+    fn providers(&self) -> Vec<&'static str> {
+        ["plexy", "paynext", "payabli", "other"]
+            .into_iter()
+            .filter(|p| self.counts.keys().any(|(q, _)| q == p))
+            .collect()
+    }
+
+    /// The exit code: 0 when every row is final, 5 when a row's outcome is unknown, else 1 when
+    /// a row failed.
+    pub(crate) fn exit_code(&self) -> u8 {
+        if self.count("unknown") > 0 {
+            crate::output::EXIT_UNKNOWN
+        } else if self.count("failed") > 0 {
+            crate::output::EXIT_FAILURE
+        } else {
+            crate::output::EXIT_OK
+        }
+    }
+
+    /// A readable table (one line per provider, one column per outcome), then what to do about
+    /// rows that are not final.
     pub(crate) fn table(&self) -> String {
-        const OUTCOMES: [&str; 6] = [
-            "succeeded",
-            "pending",
-            "declined",
-            "refused",
-            "unknown",
-            "failed",
-        ];
         let mut out = format!("{:<10}", "provider");
         for o in OUTCOMES {
             out.push_str(&format!(" {o:>10}"));
         }
         out.push_str(&format!(" {:>10}\n", "total"));
-        let providers: std::collections::BTreeSet<&String> =
-            self.counts.keys().map(|(p, _)| p).collect();
-        for p in providers {
+        for p in self.providers() {
             out.push_str(&format!("{p:<10}"));
             let mut total = 0;
             for o in OUTCOMES {
-                let n = self
-                    .counts
-                    .get(&(p.clone(), o.to_owned()))
-                    .copied()
-                    .unwrap_or(0);
+                let n = self.count_of(p, o);
                 total += n;
                 out.push_str(&format!(" {n:>10}"));
             }
@@ -321,91 +527,204 @@ impl Summary {
             out.push_str(&format!(" {:>10}", self.count(o)));
         }
         out.push_str(&format!(" {:>10}\n", self.rows));
+        let unknown = self.count("unknown");
+        if unknown > 0 {
+            out.push_str(&format!(
+                "\n{unknown} row(s) may have been applied: run the same command again later (same file, same journal) to reconcile them; never with a new journal.\n"
+            ));
+        }
+        let failed = self.count("failed");
+        if failed > 0 {
+            out.push_str(&format!(
+                "\n{failed} row(s) failed without being applied: fix the cause (see the report) and run the same command again.\n"
+            ));
+        }
         out
+    }
+
+    /// The JSON summary: `{"rows", "outcomes": {outcome: n}, "providers": {provider: {outcome:
+    /// n, "total": n}}}`, every outcome present.
+    pub(crate) fn json(&self) -> serde_json::Value {
+        let outcomes = |count: &dyn Fn(&str) -> u64| -> serde_json::Map<String, serde_json::Value> {
+            OUTCOMES
+                .iter()
+                .map(|o| ((*o).to_owned(), count(o).into()))
+                .collect()
+        };
+        let providers: serde_json::Map<String, serde_json::Value> = self
+            .providers()
+            .into_iter()
+            .map(|p| {
+                let mut counts = outcomes(&|o| self.count_of(p, o));
+                let total: u64 = OUTCOMES.iter().map(|o| self.count_of(p, o)).sum();
+                counts.insert("total".to_owned(), total.into());
+                (p.to_owned(), serde_json::Value::Object(counts))
+            })
+            .collect();
+        serde_json::json!({
+            "rows": self.rows,
+            "outcomes": outcomes(&|o| self.count(o)),
+            "providers": providers,
+        })
     }
 }
 
-/// Runs a batch. Returns the summary; the caller picks the exit code.
-pub(crate) async fn run(
-    router: &Router,
-    file: &Path,
-    journal_path: &Path,
-    concurrency: usize,
-    report: Option<&Path>,
-) -> Result<Summary, String> {
+/// What `refund batch` was asked to do.
+pub(crate) struct BatchRun<'a> {
+    pub(crate) file: &'a Path,
+    pub(crate) journal: &'a Path,
+    pub(crate) concurrency: usize,
+    pub(crate) report: Option<&'a Path>,
+    pub(crate) progress: bool,
+}
+
+/// Why a batch stopped before its end.
+#[derive(Debug)]
+pub(crate) struct Stopped {
+    /// What went wrong.
+    pub(crate) error: Error,
+    /// Whether rows had started (`false`: the batch was refused before any row was read, so
+    /// nothing was sent).
+    pub(crate) started: bool,
+}
+
+impl Stopped {
+    fn before_start(error: Error) -> Self {
+        Stopped {
+            error,
+            started: false,
+        }
+    }
+}
+
+/// Runs a batch. Returns the summary; the caller prints it and picks the exit code.
+///
+/// # Errors
+/// [`Stopped`] when the file cannot be read or has the wrong header, the journal cannot be
+/// opened (or is in use) or belongs to another file, or the journal or report cannot be
+/// written. Rows in flight when it stops are finished and journaled first.
+pub(crate) async fn run(router: &Router, args: BatchRun<'_>) -> Result<Summary, Stopped> {
+    let invalid = |m: String| Stopped::before_start(Error::invalid_input(m));
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
-        .from_path(file)
-        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let header = reader
-        .headers()
-        .map_err(|e| format!("cannot read the header of {}: {e}", file.display()))?;
-    let found: Vec<&str> = header.iter().map(str::trim).collect();
+        .from_path(args.file)
+        .map_err(|e| invalid(format!("cannot read {}: {e}", args.file.display())))?;
+    let header = reader.byte_headers().map_err(|e| {
+        invalid(format!(
+            "cannot read the header of {}: {e}",
+            args.file.display()
+        ))
+    })?;
+    let found: Vec<String> = header
+        .iter()
+        .map(|f| String::from_utf8_lossy(f).trim().to_owned())
+        .collect();
     if found != HEADER {
-        return Err(format!(
-            "the header must be {:?}, found {:?}",
+        return Err(invalid(format!(
+            "the header of {} must be {:?}, found {:?}",
+            args.file.display(),
             HEADER.join(","),
             found.join(",")
-        ));
+        )));
     }
-    let journal = Journal::open(journal_path)?;
-    let mut report = match report {
-        Some(p) => {
-            Some(BufWriter::new(File::create(p).map_err(|e| {
-                format!("cannot create {}: {e}", p.display())
-            })?))
-        }
+    let journal =
+        Journal::open(args.journal).map_err(|m| Stopped::before_start(Error::config(m)))?;
+    let mut report = match args.report {
+        Some(p) => Some(LineWriter::new(File::create(p).map_err(|e| {
+            Stopped::before_start(Error::config(format!("cannot create {}: {e}", p.display())))
+        })?)),
         None => None,
     };
-    let progress = indicatif::ProgressBar::new_spinner();
+    let progress = if args.progress {
+        // Drawn only when stderr is a terminal (indicatif hides itself otherwise).
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
     progress.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {pos} rows {per_sec} {elapsed}")
+        indicatif::ProgressStyle::with_template("{spinner} {pos} rows done ({elapsed})")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
-    // Rows are read lazily and at most `concurrency` are in flight, so memory does not grow
-    // with the file.
-    let rows = reader.into_records().enumerate().map(|(i, rec)| {
-        let idx = u64::try_from(i).unwrap_or(u64::MAX);
-        rec.map_err(|e| format!("row {idx}: {e}"))
-            .and_then(|r| row_key(idx, &r))
-            .map(|k| (idx, k))
-    });
+
+    // The first fatal problem; once set, no new row is started (rows in flight finish).
+    let fatal: RefCell<Option<Error>> = RefCell::new(None);
+    let stop = |e: Error| {
+        fatal.borrow_mut().get_or_insert(e);
+    };
     let journal = &journal;
-    let mut results = futures_util::stream::iter(rows)
-        .map(|row| async move {
-            let (idx, key) = row?;
-            process(router, journal, idx, key).await
+    let locks = PaymentLocks::default();
+    let locks = &locks;
+    // Rows are read lazily and at most `concurrency` are in flight, so memory does not grow
+    // with the file. The journal lookup (`plan`) runs here, in file order.
+    let plans = reader
+        .into_byte_records()
+        .enumerate()
+        .map_while(|(i, rec)| {
+            if fatal.borrow().is_some() {
+                return None;
+            }
+            let idx = u64::try_from(i).unwrap_or(u64::MAX);
+            let planned = rec
+                .map_err(|e| {
+                    Error::invalid_input(format!(
+                        "cannot read row {} of {}: {e}",
+                        idx + 1,
+                        args.file.display()
+                    ))
+                })
+                .map(|r| parse_row(idx, &r))
+                .and_then(|row| plan(journal, row));
+            match planned {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    stop(e);
+                    None
+                }
+            }
+        });
+    let mut results = futures_util::stream::iter(plans)
+        .map(|plan| async move {
+            match plan {
+                Plan::Stored(line) => Ok(line),
+                Plan::Work {
+                    row,
+                    state,
+                    snapshot,
+                } => process(router, journal, locks, row, state, snapshot).await,
+            }
         })
-        .buffer_unordered(concurrency.max(1));
+        .buffer_unordered(args.concurrency.max(1));
     let mut summary = Summary::default();
-    let mut first_error = None;
     while let Some(result) = results.next().await {
         match result {
             Ok(line) => {
                 summary.add(&line);
                 if let Some(w) = report.as_mut() {
-                    let text = serde_json::to_string(&line).map_err(|e| e.to_string())?;
-                    writeln!(w, "{text}").map_err(|e| format!("cannot write the report: {e}"))?;
+                    let written = serde_json::to_string(&line)
+                        .map_err(|e| e.to_string())
+                        .and_then(|text| writeln!(w, "{text}").map_err(|e| e.to_string()));
+                    if let Err(e) = written {
+                        stop(Error::config(format!("cannot write the report: {e}")));
+                    }
                 }
                 progress.inc(1);
             }
-            Err(e) => {
-                // A malformed row or a journal problem: stop taking new rows but let the ones in
-                // flight finish (they are journaled), then report.
-                if first_error.is_none() {
-                    first_error = Some(e);
-                }
-            }
+            Err(e) => stop(Error::config(e)),
         }
     }
+    drop(results);
     progress.finish_and_clear();
-    if let Some(w) = report.as_mut() {
-        w.flush()
-            .map_err(|e| format!("cannot write the report: {e}"))?;
+    if let Some(w) = report.as_mut()
+        && let Err(e) = w.flush()
+    {
+        stop(Error::config(format!("cannot write the report: {e}")));
     }
-    match first_error {
-        Some(e) => Err(e),
+    match fatal.into_inner() {
+        Some(error) => Err(Stopped {
+            error,
+            started: true,
+        }),
         None => Ok(summary),
     }
 }
@@ -480,5 +799,125 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn malformed_records_are_parsed_with_a_problem() {
+        let ok = parse_row(
+            0,
+            &csv::ByteRecord::from(vec!["plexy", " p1 ", "", "", "", ""]),
+        );
+        assert!(ok.problem.is_none());
+        assert_eq!(ok.key.payment_id, "p1");
+        assert_eq!(ok.key.reference, derive_reference(0, &ok.key));
+
+        let short = parse_row(4, &csv::ByteRecord::from(vec!["plexy", "p1"]));
+        let e = short.problem.unwrap();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("row 5: expected 6 fields"), "{e}");
+
+        let mut bytes = csv::ByteRecord::new();
+        for f in [&b"plexy"[..], b"p\xff1", b"", b"", b"rf-1", b""] {
+            bytes.push_field(f);
+        }
+        let utf8 = parse_row(0, &bytes);
+        assert!(
+            utf8.problem
+                .unwrap()
+                .to_string()
+                .contains("payment_id field is not valid UTF-8")
+        );
+        assert_eq!(utf8.key.reference, "rf-1");
+    }
+
+    #[test]
+    fn classification_never_resends_what_may_have_been_applied() {
+        let kinds = |sent: bool| {
+            [
+                ErrorKind::InvalidInput,
+                ErrorKind::Unsupported,
+                ErrorKind::Auth,
+                ErrorKind::NotFound,
+                ErrorKind::RateLimited,
+                ErrorKind::Transport,
+                ErrorKind::Timeout,
+                ErrorKind::Decode,
+                ErrorKind::Provider,
+                ErrorKind::OutcomeUnknown,
+                ErrorKind::Config,
+            ]
+            .iter()
+            .map(|k| (k.as_str(), classify(&Error::new(*k, "x"), sent).as_str()))
+            .collect::<Vec<_>>()
+        };
+        let expected_sent = vec![
+            ("invalid_input", "refused"),
+            ("unsupported", "refused"),
+            ("auth", "failed"),
+            ("not_found", "refused"),
+            ("rate_limited", "failed"),
+            ("transport", "failed"),
+            ("timeout", "unknown"),
+            ("decode", "unknown"),
+            ("provider", "unknown"),
+            ("outcome_unknown", "unknown"),
+            ("config", "failed"),
+        ];
+        assert_eq!(kinds(true), expected_sent);
+        // Before any refund request (a failed snapshot lookup), only OutcomeUnknown is unknown.
+        let not_sent: Vec<_> = ErrorKind::ALL
+            .iter()
+            .filter(|k| classify(&Error::new(**k, "x"), false) == RowState::Unknown)
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(not_sent, vec!["outcome_unknown"]);
+    }
+
+    #[test]
+    fn summary_counts_and_exit_codes() {
+        let mut s = Summary::default();
+        assert_eq!(s.exit_code(), 0);
+        let line = |provider: &str, outcome: &str| ReportLine {
+            row: 1,
+            provider: provider.into(),
+            payment_id: "p".into(),
+            reference: "r".into(),
+            outcome: outcome.into(),
+            refund_id: None,
+            amount: None,
+            currency: None,
+            provider_code: None,
+            message: None,
+            error: None,
+        };
+        for (p, o) in [
+            ("plexy", "succeeded"),
+            ("plexy", "declined"),
+            ("payabli", "refused"),
+            ("paynext", "pending"),
+            ("Stripe, Inc.", "refused"),
+        ] {
+            s.add(&line(p, o));
+        }
+        assert_eq!(s.exit_code(), 0);
+        s.add(&line("plexy", "failed"));
+        assert_eq!(s.exit_code(), 1);
+        s.add(&line("payabli", "unknown"));
+        assert_eq!(s.exit_code(), 5);
+        let json = s.json();
+        assert_eq!(json["rows"], 7);
+        assert_eq!(json["providers"]["other"]["refused"], 1);
+        assert_eq!(json["outcomes"]["succeeded"], 1);
+        assert_eq!(json["outcomes"]["unknown"], 1);
+        assert_eq!(json["providers"]["plexy"]["total"], 3);
+        assert_eq!(json["providers"]["payabli"]["refused"], 1);
+        let table = s.table();
+        assert!(table.contains("1 row(s) may have been applied"), "{table}");
+        assert!(
+            table
+                .lines()
+                .any(|l| l.starts_with("all") && l.ends_with(" 7")),
+            "{table}"
+        );
     }
 }

@@ -13,7 +13,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 ///
 /// Exit codes: 0 succeeded or pending; 3 declined; 4 refused without applying anything (invalid
 /// input, unsupported, auth, not found, config); 5 outcome unknown (may have been applied: run
-/// `refund status` later); 1 any other failure; 2 usage errors.
+/// `refund status` later); 1 any other failure; 2 usage errors. `refund batch --help` tells the
+/// exit codes of a batch.
 #[derive(Debug, Parser)]
 #[command(name = "refund", version, propagate_version = true)]
 pub(crate) struct Cli {
@@ -78,6 +79,28 @@ pub(crate) enum Command {
     /// What the provider says about a refund (reconciles an outcome-unknown one).
     Status(StatusArgs),
     /// Refund every row of a CSV file, resumably.
+    ///
+    /// The file has the header `provider,payment_id,amount,currency,reference,reason`; `amount`
+    /// and `currency` are empty for a full refund, and an empty `reference` is derived from the
+    /// row's content and position (a rerun of the same file derives the same references).
+    /// Rows are read and reported one at a time, at most --concurrency at once.
+    ///
+    /// Each row's state is committed to the journal before and after every request. Run the same
+    /// command again with the same journal after any interruption (even kill -9): final rows are
+    /// not touched, rows that may have been sent are looked up before anything is re-sent, and
+    /// the rest are refunded. Never start over with a new journal.
+    ///
+    /// Row outcomes: succeeded, pending, declined; refused (nothing applied, and running again
+    /// will not help: a malformed row, an invalid amount, currency or reference, a reference
+    /// already used by an earlier row, unsupported, payment not found); failed (nothing applied,
+    /// a rerun tries again: missing or wrong API key, rate limit, network or provider failure);
+    /// unknown (may have been applied: a rerun reconciles it).
+    ///
+    /// Exit codes: 0 every row ended succeeded, pending, declined or refused; 5 a row's outcome
+    /// is unknown (run the same command again later); 1 a row failed, or the batch stopped
+    /// midway (journal of another file, journal or report not writable); 4 the batch did not
+    /// start (unreadable file, wrong header, journal in use, invalid configuration); 2 usage
+    /// errors.
     Batch(BatchArgs),
 }
 
@@ -122,13 +145,16 @@ pub(crate) struct BatchArgs {
     /// CSV file with header provider,payment_id,amount,currency,reference,reason.
     #[arg(value_name = "FILE.csv")]
     pub(crate) file: PathBuf,
-    /// SQLite journal; rerunning with the same journal never refunds a row twice.
+    /// SQLite journal (created if missing); rerunning with the same journal never refunds a row
+    /// twice. One batch at a time per journal.
     #[arg(long, value_name = "PATH")]
     pub(crate) journal: PathBuf,
     /// Refunds in flight at once.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub(crate) concurrency: u16,
-    /// Write one JSON object per row to this file.
+    /// Write one JSON object per row to this file (replaced on each run, in completion order):
+    /// {"row", "provider", "payment_id", "reference", "outcome", "refund_id", "amount",
+    /// "currency", "provider_code", "message", "error": null or {"kind", "message"}}.
     #[arg(long, value_name = "PATH")]
     pub(crate) report: Option<PathBuf>,
 }

@@ -125,7 +125,7 @@ pub(crate) async fn run(format: OutputFormat) -> u8 {
             print(format, &rows);
             output::EXIT_OK
         }
-        Err(e) => crate::print_error(format, &e, None),
+        Err(e) => crate::output::print_error(format, &e, None),
     }
 }
 
@@ -251,7 +251,7 @@ fn print(format: OutputFormat, rows: &[Row]) {
                     })
                 })
                 .collect();
-            println!("{}", serde_json::Value::Array(list));
+            crate::output::emit(&serde_json::Value::Array(list).to_string());
         }
         OutputFormat::Human => {
             let header = [
@@ -271,9 +271,6 @@ fn print(format: OutputFormat, rows: &[Row]) {
                     *w = (*w).max(c.chars().count());
                 }
             }
-            println!(
-                "refund-rs demo: the facade on the embedded sandbox (Plexy, PayNext, Payabli)\n"
-            );
             let line = |cells: Vec<String>| {
                 cells
                     .iter()
@@ -281,16 +278,22 @@ fn print(format: OutputFormat, rows: &[Row]) {
                     .map(|(c, w)| format!("{c:<w$}"))
                     .collect::<Vec<_>>()
                     .join("  ")
+                    .trim_end()
+                    .to_owned()
             };
-            println!("{}", line(header.iter().map(|s| (*s).to_owned()).collect()));
-            println!("{}", line(widths.iter().map(|w| "-".repeat(*w)).collect()));
-            for r in &table {
-                println!("{}", line(r.to_vec()));
-            }
-            println!(
+            let mut out = vec![
+                "refund-rs demo: the facade on the embedded sandbox (Plexy, PayNext, Payabli)\n"
+                    .to_owned(),
+                line(header.iter().map(|s| (*s).to_owned()).collect()),
+                line(widths.iter().map(|w| "-".repeat(*w)).collect()),
+            ];
+            out.extend(table.iter().map(|r| line(r.to_vec())));
+            out.push(
                 "\n'applied' is the sandbox's own count of refunds applied for the row: never more than one, \
                  whatever the network did.\nPayNext's pending refund becomes succeeded later (webhook or `refund status`)."
+                    .to_owned(),
             );
+            crate::output::emit(&out.join("\n"));
         }
     }
 }

@@ -94,19 +94,41 @@ fn err(e: rusqlite::Error) -> String {
 }
 
 impl Journal {
+    /// Opens (or creates) the journal and locks it for this process.
+    ///
+    /// The lock (SQLite's exclusive locking mode) is held until the process ends, even by
+    /// `kill -9`: a second `refund batch` on the same journal is refused at once instead of
+    /// sending the same rows in parallel.
     pub(crate) fn open(path: &Path) -> JournalResult<Journal> {
         let conn = Connection::open(path)
             .map_err(|e| format!("cannot open journal {}: {e}", path.display()))?;
+        // Fail at once, not after a wait, when another process holds the journal.
+        conn.busy_timeout(std::time::Duration::ZERO).map_err(err)?;
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
+            .map_err(err)?;
+        let in_use = |e: rusqlite::Error| {
+            if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ) {
+                format!(
+                    "journal {} is in use by another process (another `refund batch` with the same journal?)",
+                    path.display()
+                )
+            } else {
+                format!("cannot open journal {}: {e}", path.display())
+            }
+        };
         // WAL with synchronous=NORMAL: a committed transaction survives the process being killed
         // (the OS has it); only a power loss could lose the last commits.
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(err)?;
+            .map_err(in_use)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(err)?;
+        // The first write takes the exclusive lock, kept until the connection closes.
         conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS rows (
+            "BEGIN IMMEDIATE;
+            CREATE TABLE IF NOT EXISTS rows (
                 idx INTEGER PRIMARY KEY,
                 provider TEXT NOT NULL,
                 payment_id TEXT NOT NULL,
@@ -118,9 +140,13 @@ impl Journal {
                 snapshot TEXT,
                 result TEXT,
                 updated_at INTEGER NOT NULL
-            );",
+            );
+            CREATE INDEX IF NOT EXISTS rows_by_reference ON rows (provider, reference);
+            COMMIT;",
         )
-        .map_err(err)?;
+        .map_err(in_use)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(err)?;
         Ok(Journal {
             conn: Mutex::new(conn),
         })
@@ -188,6 +214,24 @@ impl Journal {
             )
             .map_err(err)?;
         Ok(())
+    }
+
+    /// The first row before `idx` with the same provider and reference, if any.
+    pub(crate) fn earlier_with_reference(
+        &self,
+        idx: u64,
+        provider: &str,
+        reference: &str,
+    ) -> JournalResult<Option<u64>> {
+        let found: Option<i64> = self
+            .conn()
+            .query_row(
+                "SELECT MIN(idx) FROM rows WHERE provider = ?1 AND reference = ?2 AND idx < ?3",
+                params![provider, reference, to_i64(idx)?],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        Ok(found.and_then(|i| u64::try_from(i).ok()))
     }
 
     pub(crate) fn set_state(&self, idx: u64, state: RowState) -> JournalResult<()> {

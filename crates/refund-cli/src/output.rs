@@ -1,7 +1,11 @@
 //! What the CLI prints, and its exit codes (both are a contract).
 
+use std::io::Write;
+
 use refund_facade::refund_core::{Error, ErrorKind, Refund, RefundStatus};
 use serde::Serialize;
+
+use crate::cli::OutputFormat;
 
 /// Exit code: succeeded or pending.
 pub(crate) const EXIT_OK: u8 = 0;
@@ -94,6 +98,56 @@ pub(crate) fn exit_code_for(e: &Error) -> u8 {
         ErrorKind::OutcomeUnknown => EXIT_UNKNOWN,
         _ => EXIT_FAILURE,
     }
+}
+
+/// Writes `text` and a newline to stdout.
+///
+/// A closed pipe (`refund … | head -1`) is not an error worth a panic: the rest of the output is
+/// dropped and the exit code still tells the outcome. Other write errors are reported on stderr.
+pub(crate) fn emit(text: &str) {
+    let mut out = std::io::stdout().lock();
+    let written = writeln!(out, "{text}").and_then(|()| out.flush());
+    if let Err(e) = written
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        emit_err(&format!("error: cannot write to stdout: {e}"));
+    }
+}
+
+/// Writes `text` and a newline to stderr, ignoring failures (there is nowhere left to report
+/// them).
+pub(crate) fn emit_err(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+/// Prints a refund (one JSON object, or text) and returns its exit code.
+pub(crate) fn print_refund(
+    format: OutputFormat,
+    refund: &RefundJson,
+    generated_reference: bool,
+) -> u8 {
+    match format {
+        OutputFormat::Json => emit(&serde_json::to_string(refund).unwrap_or_default()),
+        OutputFormat::Human => {
+            if generated_reference {
+                emit(&format!("generated reference: {}", refund.reference));
+            }
+            emit(&human_refund(refund));
+        }
+    }
+    refund.exit_code()
+}
+
+/// Prints an error (the JSON error object on stdout, or text on stderr) and returns its exit
+/// code.
+pub(crate) fn print_error(format: OutputFormat, e: &Error, reference: Option<&str>) -> u8 {
+    match format {
+        OutputFormat::Json => {
+            emit(&serde_json::to_string(&ErrorJson::from_error(e, reference)).unwrap_or_default())
+        }
+        OutputFormat::Human => emit_err(&human_error(e, reference)),
+    }
+    exit_code_for(e)
 }
 
 /// Human text for one refund.

@@ -84,56 +84,59 @@ pub(crate) fn describe(sandbox: &Sandbox) -> serde_json::Value {
 pub(crate) async fn run(addr: Option<SocketAddr>, format: OutputFormat) -> u8 {
     let sandbox = match start(addr).await {
         Ok(s) => s,
-        Err(e) => return crate::print_error(format, &e, None),
+        Err(e) => return crate::output::print_error(format, &e, None),
     };
     let description = describe(&sandbox);
     match format {
-        OutputFormat::Json => println!("{description}"),
-        OutputFormat::Human => {
-            // These are the sandbox's own test keys, printed on purpose: they are not secrets.
-            println!("refund sandbox: three emulators on 127.0.0.1 (Ctrl-C to stop)\n");
-            let text = |v: &serde_json::Value, k: &str| {
-                v.get(k)
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            for name in ["plexy", "paynext", "payabli"] {
-                let Some(p) = description.get(name) else {
-                    continue;
-                };
-                println!("{name}: {}", text(p, "base_url"));
-                if let Some(env) = p.get("env").and_then(serde_json::Value::as_object) {
-                    for (k, v) in env {
-                        println!("  export {k}={}", v.as_str().unwrap_or_default());
-                    }
-                }
-                println!("  payments:");
-                for pay in p
-                    .get("payments")
-                    .and_then(serde_json::Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    println!(
-                        "    {:<44} {:>12} {} {:<10} balance {}",
-                        text(pay, "id"),
-                        text(pay, "amount"),
-                        text(pay, "currency"),
-                        text(pay, "status"),
-                        text(pay, "balance"),
-                    );
-                }
-                println!();
-            }
-        }
+        OutputFormat::Json => output::emit(&description.to_string()),
+        OutputFormat::Human => output::emit(&human(&description)),
     }
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
     if let Err(e) = tokio::signal::ctrl_c().await {
-        eprintln!("error: cannot wait for Ctrl-C: {e}");
+        output::emit_err(&format!("error: cannot wait for Ctrl-C: {e}"));
         return output::EXIT_FAILURE;
     }
     sandbox.shutdown().await;
     output::EXIT_OK
+}
+
+/// The human text of `refund sandbox`: per provider its URL, the `export` lines, its payments.
+fn human(description: &serde_json::Value) -> String {
+    // These are the sandbox's own test keys, printed on purpose: they are not secrets.
+    let mut out =
+        vec!["refund sandbox: three emulators on 127.0.0.1 (Ctrl-C to stop)\n".to_owned()];
+    let text = |v: &serde_json::Value, k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for name in ["plexy", "paynext", "payabli"] {
+        let Some(p) = description.get(name) else {
+            continue;
+        };
+        out.push(format!("{name}: {}", text(p, "base_url")));
+        if let Some(env) = p.get("env").and_then(serde_json::Value::as_object) {
+            for (k, v) in env {
+                out.push(format!("  export {k}={}", v.as_str().unwrap_or_default()));
+            }
+        }
+        out.push("  payments:".to_owned());
+        for pay in p
+            .get("payments")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            out.push(format!(
+                "    {:<44} {:>12} {} {:<10} balance {}",
+                text(pay, "id"),
+                text(pay, "amount"),
+                text(pay, "currency"),
+                text(pay, "status"),
+                text(pay, "balance"),
+            ));
+        }
+        out.push(String::new());
+    }
+    out.join("\n")
 }
