@@ -99,7 +99,13 @@ fn facade_feature_subsets() -> Result {
             .map(|(_, f)| *f)
             .collect();
         let mut cmd = cargo();
-        cmd.args(["clippy", "--locked", "-p", "refund-facade", "--no-default-features"]);
+        cmd.args([
+            "clippy",
+            "--locked",
+            "-p",
+            "refund-facade",
+            "--no-default-features",
+        ]);
         if !chosen.is_empty() {
             cmd.args(["--features", &chosen.join(",")]);
         }
