@@ -31,10 +31,12 @@
 mod env;
 mod outcome;
 mod router;
+mod webhook;
 
 pub use env::{ClientOptions, ENV_VARS};
 pub use outcome::{AmountMismatch, RefundOutcome};
 pub use router::{PreparedRefund, ReconcilePolicy, Router, RouterBuilder};
+pub use webhook::{Delivery, WEBHOOK_ENV_VARS, WebhookReceiver, WebhookReceiverBuilder};
 
 pub use refund_core;
 #[cfg(feature = "payabli")]
