@@ -102,6 +102,41 @@ pub(crate) enum Command {
     /// start (unreadable file, wrong header, journal in use, invalid configuration); 2 usage
     /// errors.
     Batch(BatchArgs),
+    /// Webhooks: receive and verify a provider's refund notifications.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum WebhooksCommand {
+    /// Accept webhook deliveries (POST on any path) until interrupted; print one JSON object per
+    /// verified delivery on stdout.
+    ///
+    /// Answers 200 for a verified delivery (also for duplicates and ignored events), 401 when
+    /// authentication fails (wrong or missing token or signature, stale timestamp), 400 for a body
+    /// that cannot be parsed. Secrets come from PLEXY_WEBHOOK_TOKEN, PAYNEXT_WEBHOOK_SECRET,
+    /// PAYABLI_WEBHOOK_HEADER + PAYABLI_WEBHOOK_SECRET, or --secret / --header; they are never
+    /// printed. The bound address is printed on stderr ("listening on 127.0.0.1:PORT").
+    Listen(ListenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ListenArgs {
+    /// The provider whose deliveries are verified.
+    #[arg(long, value_enum)]
+    pub(crate) provider: ProviderArg,
+    /// Address to listen on (loopback; port 0 picks a free one).
+    #[arg(long, value_name = "127.0.0.1:PORT")]
+    pub(crate) addr: SocketAddr,
+    /// The webhook secret (Plexy token, PayNext `whsec_…` secret, Payabli header value);
+    /// default: the provider's environment variable.
+    #[arg(long, value_name = "SECRET")]
+    pub(crate) secret: Option<String>,
+    /// Payabli only: the name of the header carrying the secret; default PAYABLI_WEBHOOK_HEADER.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) header: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

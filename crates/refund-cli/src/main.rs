@@ -20,6 +20,7 @@ mod journal;
 mod output;
 mod sandbox;
 mod single;
+mod webhooks;
 
 use cli::{Cli, Command, OutputFormat};
 
@@ -66,6 +67,9 @@ async fn run(cli: Cli) -> u8 {
         Command::Create(args) => single::create(args, &options, cli.output).await,
         Command::Status(args) => single::status(args, &options, cli.output).await,
         Command::Batch(args) => batch_command(&args, &options, cli.output, cli.verbose).await,
+        Command::Webhooks {
+            command: cli::WebhooksCommand::Listen(args),
+        } => webhooks::listen(args, cli.output).await,
     }
 }
 

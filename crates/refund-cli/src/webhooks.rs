@@ -1,0 +1,171 @@
+//! `refund webhooks listen`: verify a provider's webhook deliveries and print them.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode};
+use refund_facade::WebhookReceiver;
+use refund_facade::refund_core::webhook::WebhookOutcome;
+use refund_facade::refund_core::{Error, ProviderId};
+use serde_json::json;
+
+use crate::cli::{ListenArgs, OutputFormat, ProviderArg};
+use crate::output;
+
+#[derive(Clone)]
+struct Listener {
+    receiver: Arc<WebhookReceiver>,
+    provider: ProviderId,
+}
+
+/// The receiver for the chosen provider, with its secret from the options or the environment.
+fn receiver(args: &ListenArgs) -> Result<WebhookReceiver, Error> {
+    let (secret_var, header_var) = match args.provider {
+        ProviderArg::Plexy => ("PLEXY_WEBHOOK_TOKEN", None),
+        ProviderArg::Paynext => ("PAYNEXT_WEBHOOK_SECRET", None),
+        ProviderArg::Payabli => ("PAYABLI_WEBHOOK_SECRET", Some("PAYABLI_WEBHOOK_HEADER")),
+    };
+    if args.header.is_some() && header_var.is_none() {
+        return Err(Error::invalid_input("--header is for Payabli only"));
+    }
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let secret = args.secret.clone().or_else(|| env(secret_var));
+    let header = args.header.clone().or_else(|| header_var.and_then(env));
+    if secret.is_none() {
+        return Err(Error::config(format!(
+            "{secret_var} is not set (or pass --secret)"
+        )));
+    }
+    if let Some(var) = header_var
+        && header.is_none()
+    {
+        return Err(Error::config(format!(
+            "{var} is not set (or pass --header)"
+        )));
+    }
+    let vars = |name: &str| {
+        if name == secret_var {
+            secret.clone()
+        } else if Some(name) == header_var {
+            header.clone()
+        } else {
+            None
+        }
+    };
+    WebhookReceiver::builder()
+        .verifiers_from_vars(vars)?
+        .build()
+}
+
+fn delivery_json(
+    provider: &ProviderId,
+    outcome: &WebhookOutcome,
+    duplicate: bool,
+) -> serde_json::Value {
+    match outcome.event() {
+        Some(e) => json!({
+            "provider": provider.as_str(),
+            "event_type": e.event_type,
+            "delivery_id": e.delivery_id,
+            "payment_id": e.payment_id.as_ref().map(ToString::to_string),
+            "refund_id": e.refund_id.as_ref().map(ToString::to_string),
+            "reference": e.reference.as_ref().map(ToString::to_string),
+            "status": e.status.as_str(),
+            "amount": e.amount.map(|m| m.decimal_text()),
+            "currency": e.amount.map(|m| m.currency().code().to_owned()),
+            "duplicate": duplicate,
+            "ignored": false,
+        }),
+        None => json!({
+            "provider": provider.as_str(),
+            "event_type": outcome.event_type(),
+            "delivery_id": outcome.delivery_id(),
+            "payment_id": null,
+            "refund_id": null,
+            "reference": null,
+            "status": null,
+            "amount": null,
+            "currency": null,
+            "duplicate": duplicate,
+            "ignored": true,
+        }),
+    }
+}
+
+async fn handle(
+    State(listener): State<Listener>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    match listener
+        .receiver
+        .receive(&listener.provider, &headers, &body, Some(peer.ip()))
+        .await
+    {
+        Ok(delivery) => {
+            output::emit(
+                &delivery_json(&listener.provider, &delivery.outcome, delivery.duplicate)
+                    .to_string(),
+            );
+            StatusCode::OK
+        }
+        Err(e) => {
+            // The error text names no secret; it goes to stderr for the operator.
+            output::emit_err(&format!("refused delivery ({}): {e}", e.kind()));
+            StatusCode::from_u16(WebhookReceiver::status_for(&e)).unwrap_or(StatusCode::BAD_REQUEST)
+        }
+    }
+}
+
+pub(crate) async fn listen(args: ListenArgs, format: OutputFormat) -> u8 {
+    if !args.addr.ip().is_loopback() {
+        return output::print_error(
+            format,
+            &Error::config("webhooks listen binds loopback addresses only"),
+            None,
+        );
+    }
+    let receiver = match receiver(&args) {
+        Ok(r) => r,
+        Err(e) => return output::print_error(format, &e, None),
+    };
+    let listener = match tokio::net::TcpListener::bind(args.addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            return output::print_error(
+                format,
+                &Error::config(format!("cannot listen on {}: {e}", args.addr)),
+                None,
+            );
+        }
+    };
+    let bound = listener
+        .local_addr()
+        .map_or_else(|_| args.addr.to_string(), |a| a.to_string());
+    output::emit_err(&format!("listening on {bound}"));
+    let state = Listener {
+        receiver: Arc::new(receiver),
+        provider: args.provider.id(),
+    };
+    let app = axum::Router::new()
+        .fallback(axum::routing::post(handle))
+        .with_state(state);
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
+    match served {
+        Ok(()) => output::EXIT_OK,
+        Err(e) => {
+            output::emit_err(&format!("error: the listener failed: {e}"));
+            output::EXIT_FAILURE
+        }
+    }
+}
