@@ -330,13 +330,36 @@ impl fmt::Display for Error {
             write!(f, "{p}: ")?;
         }
         f.write_str(&self.inner.message)?;
-        match (self.inner.http_status, &self.inner.provider_code) {
+        // A provider code comes from the answer's body: print a bounded, escaped prefix (found
+        // by fuzzing: a 2,000-character `code` made a 2 KiB message). `provider_code()` keeps it
+        // whole.
+        let code = self.inner.provider_code.as_deref().map(display_code);
+        match (self.inner.http_status, code) {
             (Some(s), Some(c)) => write!(f, " (http {s}, code {c})"),
             (Some(s), None) => write!(f, " (http {s})"),
             (None, Some(c)) => write!(f, " (code {c})"),
             (None, None) => Ok(()),
         }
     }
+}
+
+/// The longest provider code [`Error`]'s `Display` prints.
+const MAX_DISPLAYED_CODE: usize = 64;
+
+fn display_code(code: &str) -> String {
+    let mut out = String::new();
+    let mut chars = code.chars();
+    for c in chars.by_ref().take(MAX_DISPLAYED_CODE) {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    if chars.next().is_some() {
+        out.push('…');
+    }
+    out
 }
 
 impl fmt::Debug for Error {
@@ -386,6 +409,23 @@ impl std::error::Error for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by fuzzing (refund-bench corpus `payabli_refund`): a provider code is read from the
+    /// answer's body, and `Display` printed all of it.
+    #[test]
+    fn display_prints_a_bounded_escaped_provider_code() {
+        let code = format!("D{}\n", "9".repeat(3000));
+        let e = Error::decode("x")
+            .with_http_status(402)
+            .with_provider_code(code.clone());
+        let shown = e.to_string();
+        assert!(shown.len() < 120, "{shown}");
+        assert!(shown.starts_with("x (http 402, code D999"), "{shown}");
+        assert!(shown.ends_with("…)") && !shown.contains('\n'), "{shown}");
+        assert_eq!(e.provider_code(), Some(code.as_str()));
+        let short = Error::decode("x").with_provider_code("A0004\n");
+        assert_eq!(short.to_string(), "x (code A0004\\n)");
+    }
 
     const _: () = {
         const fn assert_bounds<T: Send + Sync + 'static + std::error::Error>() {}

@@ -259,7 +259,8 @@ impl HttpClient {
             .map_err(|e| self.transport_error(e, Phase::Send))?;
         let received_at = inner.clock.now();
         let status = response.status();
-        let headers = response.headers().clone();
+        // Moved, not cloned: the body is read through `chunk`, which needs no headers.
+        let headers = std::mem::take(response.headers_mut());
         let partial = Response::new(inner.provider.clone(), status, headers, bytes::Bytes::new())
             .with_received_at(received_at);
 
@@ -286,13 +287,7 @@ impl HttpClient {
             }
             buf.extend_from_slice(&chunk);
         }
-        Ok(Response::new(
-            inner.provider.clone(),
-            status,
-            partial.headers().clone(),
-            buf.freeze(),
-        )
-        .with_received_at(received_at))
+        Ok(partial.with_body(buf.freeze()))
     }
 
     /// Classifies a reqwest failure. The URL is stripped from the source, so that neither the

@@ -64,6 +64,13 @@ impl Response {
         self
     }
 
+    /// The same response with `body` (headers, request id and reception time kept, not
+    /// recomputed).
+    pub(crate) fn with_body(mut self, body: Bytes) -> Self {
+        self.body = body;
+        self
+    }
+
     /// The provider that answered.
     pub fn provider(&self) -> &ProviderId {
         &self.provider
@@ -205,23 +212,75 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// # Errors
 /// [`Decode`](ErrorKind::Decode), with the `serde_json` error as its source.
 pub fn decode_json<T: DeserializeOwned>(body: &[u8]) -> Result<T> {
-    let mut de = serde_json::Deserializer::from_slice(body);
+    // JSON is UTF-8 (RFC 8259 §8.1). serde_json checks the UTF-8 of the strings it keeps but
+    // skips unknown fields without looking, so a body with broken bytes there would pass:
+    // check the whole body first (found by fuzzing: such a body was read as proof that no
+    // refund exists).
+    let text = std::str::from_utf8(body).map_err(|e| {
+        Error::decode(format!(
+            "the response body is not valid UTF-8, so not JSON; body starts with {}",
+            body_excerpt(body)
+        ))
+        .with_source(e)
+    })?;
+    // Fast path: plain serde_json. Tracking the field path costs about a third of the decode
+    // (measured by `cargo xtask bench`), so it is paid only when the body does not decode: the
+    // failing decode is then run again with serde_path_to_error to name the field.
+    match serde_json::from_str::<T>(text) {
+        Ok(value) => Ok(value),
+        Err(first) => Err(decode_error::<T>(text, first)),
+    }
+}
+
+/// The error of a body that does not decode into `T`: decoded again with the field path
+/// tracked, so the message names the field (`data.refunds[0].amount`).
+fn decode_error<T: DeserializeOwned>(text: &str, first: serde_json::Error) -> Error {
+    let body = text.as_bytes();
+    let mut de = serde_json::Deserializer::from_str(text);
     let result = serde_path_to_error::deserialize::<_, T>(&mut de)
         .map_err(|e| (e.path().to_string(), e.into_inner()))
         // Trailing characters after the value are an error too, as in `serde_json::from_slice`.
         .and_then(|value| de.end().map(|()| value).map_err(|e| (".".to_owned(), e)));
-    result.map_err(|(path, inner)| {
-        let what = if body.iter().all(u8::is_ascii_whitespace) {
-            "the response body is empty".to_owned()
-        } else if inner.is_syntax() || inner.is_eof() {
-            format!("the response body is not valid JSON ({inner})")
-        } else if path == "." {
-            format!("unexpected response body ({inner})")
+    let (path, inner) = match result {
+        Err(failure) => failure,
+        // Cannot happen (the same input, the same decoder); keep the first error then.
+        Ok(_) => (".".to_owned(), first),
+    };
+    // serde_json quotes the offending value in full (`invalid type: string "…"`), and a path
+    // may hold map keys chosen by the provider: both are clipped and escaped, so that a
+    // hostile body can neither flood a log line nor inject lines into it.
+    let detail = clip_escaped(&inner.to_string(), MAX_DETAIL_CHARS);
+    let path = clip_escaped(&path, MAX_DETAIL_CHARS);
+    let what = if body.iter().all(u8::is_ascii_whitespace) {
+        "the response body is empty".to_owned()
+    } else if inner.is_syntax() || inner.is_eof() {
+        format!("the response body is not valid JSON ({detail})")
+    } else if path == "." {
+        format!("unexpected response body ({detail})")
+    } else {
+        format!("unexpected response body at `{path}` ({detail})")
+    };
+    Error::decode(format!("{what}; body starts with {}", body_excerpt(body))).with_source(inner)
+}
+
+/// How many characters of a decoder's own message (and of a field path) an error quotes.
+const MAX_DETAIL_CHARS: usize = 160;
+
+/// The first `max` characters of `text`, control characters escaped, and `…` when cut.
+fn clip_escaped(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    for c in chars.by_ref().take(max) {
+        if c.is_control() {
+            out.extend(c.escape_default());
         } else {
-            format!("unexpected response body at `{path}` ({inner})")
-        };
-        Error::decode(format!("{what}; body starts with {}", body_excerpt(body))).with_source(inner)
-    })
+            out.push(c);
+        }
+    }
+    if chars.next().is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// The first [`EXCERPT_CHARS`] characters of `body` in double quotes, invalid UTF-8 replaced,
@@ -412,5 +471,39 @@ mod tests {
         let r = Response::new(ProviderId::PLEXY, StatusCode::TOO_MANY_REQUESTS, h, "")
             .with_received_at(now);
         assert_eq!(r.retry_after(), Some(Duration::from_secs(12)));
+    }
+
+    /// Found by fuzzing (refund-bench corpus `plexy_refund/finding-long-string-amount`): serde
+    /// quoted a 2,000-character string value in full, so one hostile field made a multi-kilobyte
+    /// error message. Values and map-key paths are now clipped and escaped.
+    #[test]
+    fn decode_errors_clip_and_escape_what_serde_quotes() {
+        #[derive(Debug, serde::Deserialize)]
+        struct Body {
+            #[allow(dead_code, reason = "only decoded")]
+            amount: Option<u64>,
+            #[allow(dead_code, reason = "only decoded")]
+            errors: Option<std::collections::BTreeMap<String, u64>>,
+        }
+        let long = "x".repeat(2000);
+        let body = format!(r#"{{"amount":"{long}\nforged log line"}}"#);
+        let e = decode_json::<Body>(body.as_bytes()).unwrap_err();
+        let shown = e.to_string();
+        assert!(shown.len() < 600, "{} bytes: {shown}", shown.len());
+        assert!(shown.contains("at `amount`"), "{shown}");
+        assert!(!shown.contains('\n'), "{shown}");
+
+        // Invalid UTF-8 in a field that is skipped is still not JSON.
+        let body = b"{\"amount\":1,\"skipped\":\"\xc3x\"}";
+        let e = decode_json::<Body>(body).unwrap_err();
+        assert!(e.to_string().contains("not valid UTF-8"), "{e}");
+
+        let key = format!("k{}\n", "y".repeat(500));
+        let body = format!(r#"{{"errors":{{"{key}":"not a number"}}}}"#);
+        let shown = decode_json::<Body>(body.as_bytes())
+            .unwrap_err()
+            .to_string();
+        assert!(shown.len() < 600, "{} bytes: {shown}", shown.len());
+        assert!(!shown.contains('\n'), "{shown}");
     }
 }
