@@ -105,7 +105,11 @@ pub(crate) fn is_plexy_not_found(body: &[u8]) -> bool {
 
 /// Plexy's error body, when the bytes are one.
 fn error_body(body: &[u8]) -> Option<wire::ErrorBody> {
-    serde_json::from_slice::<wire::ErrorBody>(body).ok()
+    // From `&str`: serde_json skips unknown fields of a byte slice without checking their UTF-8,
+    // and a body that is not UTF-8 is not JSON, so never Plexy's proof of absence (found by
+    // fuzzing).
+    let text = std::str::from_utf8(body).ok()?;
+    serde_json::from_str::<wire::ErrorBody>(text).ok()
 }
 
 /// `message (type, source)` with each part clipped, or empty.
@@ -310,6 +314,11 @@ mod tests {
         ] {
             assert_eq!(is_plexy_not_found(body.as_bytes()), proves, "{body}");
         }
+        // Found by fuzzing (refund-bench corpus `plexy_find_refund/finding-*`): broken UTF-8 in
+        // a field serde skips made a body that is not JSON count as Plexy's proof of absence.
+        assert!(!is_plexy_not_found(
+            b"{\"code\":4,\"message\":\"Not Found\",\"source\":\"1e\xff3\"}"
+        ));
     }
 
     #[test]
