@@ -98,10 +98,7 @@ impl Client {
     ) -> Result<LookupAnswer, Error> {
         let request = convert::lookup_request(&self.base_url, payment_id, operation)?;
         let response = self.http.send(request).await?;
-        if let Some(error) = error::status_error(&response, Operation::Lookup) {
-            return Err(error);
-        }
-        let payment = response.json::<wire::Payment>()?;
+        let payment = lookup_payment(&response)?;
         Ok(LookupAnswer { response, payment })
     }
 
@@ -112,17 +109,7 @@ impl Client {
             .send(http_request)
             .await
             .map_err(refund_outcome_error)?;
-        if let Some(error) = error::status_error(&response, Operation::Refund) {
-            return Err(error);
-        }
-        // A 2xx that cannot be read or mapped may still mean the refund was applied (§0.4).
-        response
-            .json::<wire::Payment>()
-            .and_then(|payment| {
-                convert::refund_from_payment(&payment, request.payment_id(), request.reference())
-                    .map_err(|e| response.decorate(e))
-            })
-            .map_err(refund_outcome_error)
+        refund_answer(&response, request)
     }
 
     async fn reconcile(&self, query: &RefundQuery) -> Result<Lookup, Error> {
@@ -133,20 +120,54 @@ impl Client {
                 "partial refunds are not supported, so there is none to look up: PayNext refunds whole payments only",
             ));
         }
-        match self.lookup(&query.payment_id, "find_refund").await {
-            Ok(answer) => Ok(convert::lookup_from_payment(&answer.payment, query)),
-            // A 404 for a payment we are refunding proves nothing: it may be a gateway's answer
-            // for an unknown route (§0.5).
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Lookup::Inconclusive(format!(
-                "N-L1 answered 404 for a payment being refunded: {}",
-                e.message()
-            ))),
-            // A 200 that is not a Payment object is a doubtful answer, not a failed lookup.
-            Err(e) if e.kind() == ErrorKind::Decode && e.http_status().is_some_and(|s| s < 300) => {
-                Ok(Lookup::Inconclusive(e.message().to_owned()))
-            }
-            Err(e) => Err(e),
+        let answer = self.lookup(&query.payment_id, "find_refund").await;
+        reconcile_answer(answer.map(|a| a.payment), query)
+    }
+}
+
+/// Reads the answer to N-R1: an error status per [`error::status_error`], else the Payment
+/// object mapped by [`convert::refund_from_payment`]. A 2xx that cannot be read or mapped may
+/// still mean the refund was applied (§0.4), so it is `OutcomeUnknown`.
+pub(crate) fn refund_answer(response: &Response, request: &RefundRequest) -> Result<Refund, Error> {
+    if let Some(error) = error::status_error(response, Operation::Refund) {
+        return Err(error);
+    }
+    response
+        .json::<wire::Payment>()
+        .and_then(|payment| {
+            convert::refund_from_payment(&payment, request.payment_id(), request.reference())
+                .map_err(|e| response.decorate(e))
+        })
+        .map_err(refund_outcome_error)
+}
+
+/// Reads a 2xx answer to N-L1 as a Payment object; any other status is an error per
+/// [`error::status_error`].
+pub(crate) fn lookup_payment(response: &Response) -> Result<wire::Payment, Error> {
+    if let Some(error) = error::status_error(response, Operation::Lookup) {
+        return Err(error);
+    }
+    response.json::<wire::Payment>()
+}
+
+/// Reconciliation from the outcome of N-L1 (§2.6, §0.5).
+pub(crate) fn reconcile_answer(
+    answer: Result<wire::Payment, Error>,
+    query: &RefundQuery,
+) -> Result<Lookup, Error> {
+    match answer {
+        Ok(payment) => Ok(convert::lookup_from_payment(&payment, query)),
+        // A 404 for a payment we are refunding proves nothing: it may be a gateway's answer
+        // for an unknown route (§0.5).
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(Lookup::Inconclusive(format!(
+            "N-L1 answered 404 for a payment being refunded: {}",
+            e.message()
+        ))),
+        // A 200 that is not a Payment object is a doubtful answer, not a failed lookup.
+        Err(e) if e.kind() == ErrorKind::Decode && e.http_status().is_some_and(|s| s < 300) => {
+            Ok(Lookup::Inconclusive(e.message().to_owned()))
         }
+        Err(e) => Err(e),
     }
 }
 
