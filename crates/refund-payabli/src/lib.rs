@@ -105,6 +105,10 @@
 
 pub use refund_core;
 
+/// Benchmark and fuzzing hooks of the `refund-bench` crate; not part of the API (no semver).
+#[doc(hidden)]
+pub mod __bench;
+
 mod client;
 mod convert;
 mod error;

@@ -273,10 +273,25 @@ impl Ctx<'_> {
                 seen_keys.push((key.clone(), json_name.clone()));
             }
             slots.push(quote!(let mut #field: Option<#inner> = None;));
+            // In any-case matching, two spellings with different values make the answer
+            // ambiguous (`{"RefundId":0,"refundId":7}`): refuse it rather than let the last one
+            // decide, because a lookup could otherwise read "no refund" and re-send (found by
+            // fuzzing, see SECURITY.md).
+            let conflict = if fold {
+                let message = format!("`{json_name}` is given twice with different values");
+                quote! {
+                    if #field.is_some() && #field != value {
+                        return Err(<A::Error as serde::de::Error>::custom(#message));
+                    }
+                }
+            } else {
+                TokenStream::new()
+            };
             arms.push(quote! {
                 #(#keys)|* => {
                     let value = map.next_value::<Option<#inner>>()?;
                     if value.is_some() {
+                        #conflict
                         #field = value;
                     }
                 }
@@ -306,11 +321,17 @@ impl Ctx<'_> {
         } else {
             "exactly"
         };
+        let repeated = if fold {
+            "a property repeated in another case with the same value is accepted, but two \
+             different non-null values are an error (the answer is ambiguous)"
+        } else {
+            "a repeated property keeps the last non-null value (so two spellings of one field \
+             never fail the whole body)"
+        };
         let impl_docs = doc_attrs(
             &format!(
                 "Reads a JSON object only; property names match {names}. Unknown properties are \
-                 skipped, `null` counts as absent, and a repeated property keeps the last \
-                 non-null value (so two spellings of one field never fail the whole body)."
+                 skipped, `null` counts as absent, and {repeated}."
             ),
             false,
         );

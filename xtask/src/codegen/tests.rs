@@ -389,7 +389,7 @@ fn case_insensitive_objects_get_a_key_folding_deserializer() {
     assert_has(&out, "match key.to_ascii_lowercase().as_str() {");
     assert_has(
         &out,
-        "\"paymenttransid\" => { let value = map.next_value::<Option<String>>()?; if value.is_some() { payment_trans_id = value; } }",
+        "\"paymenttransid\" => { let value = map.next_value::<Option<String>>()?; if value.is_some() { if payment_trans_id.is_some() && payment_trans_id != value { return Err(<A::Error as serde::de::Error>::custom(\"`PaymentTransId` is given twice with different values\")); } payment_trans_id = value; } }",
     );
     assert_has(&out, "\"totalamount\" | \"total\" => {");
     assert_has(&out, "_ => { map.next_value::<serde::de::IgnoredAny>()?; }");

@@ -587,8 +587,9 @@ pub(crate) struct V2TransactionDetails {
 }
 
 /// Reads a JSON object only; property names match in any ASCII case (`x-case-insensitive`).
-/// Unknown properties are skipped, `null` counts as absent, and a repeated property keeps the
-/// last non-null value (so two spellings of one field never fail the whole body).
+/// Unknown properties are skipped, `null` counts as absent, and a property repeated in another
+/// case with the same value is accepted, but two different non-null values are an error (the
+/// answer is ambiguous).
 impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -626,30 +627,65 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                         "paymenttransid" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if payment_trans_id.is_some() && payment_trans_id != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`paymentTransId` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 payment_trans_id = value;
                             }
                         }
                         "operation" => {
                             let value = map.next_value::<Option<Operation>>()?;
                             if value.is_some() {
+                                if operation.is_some() && operation != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`operation` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 operation = value;
                             }
                         }
                         "method" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if method.is_some() && method != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`method` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 method = value;
                             }
                         }
                         "gatewaytransid" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if gateway_trans_id.is_some() && gateway_trans_id != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`gatewayTransId` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 gateway_trans_id = value;
                             }
                         }
                         "orderid" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if order_id.is_some() && order_id != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`orderId` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 order_id = value;
                             }
                         }
@@ -657,6 +693,13 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
+                                if total_amount.is_some() && total_amount != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`totalAmount` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 total_amount = value;
                             }
                         }
@@ -664,6 +707,13 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
+                                if net_amount.is_some() && net_amount != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`netAmount` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 net_amount = value;
                             }
                         }
@@ -671,48 +721,105 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
+                                if fee_amount.is_some() && fee_amount != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`feeAmount` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 fee_amount = value;
                             }
                         }
                         "transstatus" => {
                             let value = map.next_value::<Option<TransStatus>>()?;
                             if value.is_some() {
+                                if trans_status.is_some() && trans_status != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`transStatus` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 trans_status = value;
                             }
                         }
                         "settlementstatus" => {
                             let value = map.next_value::<Option<SettlementStatus>>()?;
                             if value.is_some() {
+                                if settlement_status.is_some() && settlement_status != value
+                                {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`settlementStatus` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 settlement_status = value;
                             }
                         }
                         "refundid" => {
                             let value = map.next_value::<Option<i64>>()?;
                             if value.is_some() {
+                                if refund_id.is_some() && refund_id != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`refundId` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 refund_id = value;
                             }
                         }
                         "returnedid" => {
                             let value = map.next_value::<Option<i64>>()?;
                             if value.is_some() {
+                                if returned_id.is_some() && returned_id != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`returnedId` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 returned_id = value;
                             }
                         }
                         "transactiontime" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if transaction_time.is_some() && transaction_time != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`transactionTime` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 transaction_time = value;
                             }
                         }
                         "paymentdata" => {
                             let value = map.next_value::<Option<PaymentData>>()?;
                             if value.is_some() {
+                                if payment_data.is_some() && payment_data != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`paymentData` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 payment_data = value;
                             }
                         }
                         "responsedata" => {
                             let value = map.next_value::<Option<ResponseData>>()?;
                             if value.is_some() {
+                                if response_data.is_some() && response_data != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`responseData` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 response_data = value;
                             }
                         }
@@ -796,8 +903,9 @@ pub(crate) struct TransactionDetails {
 }
 
 /// Reads a JSON object only; property names match in any ASCII case (`x-case-insensitive`).
-/// Unknown properties are skipped, `null` counts as absent, and a repeated property keeps the
-/// last non-null value (so two spellings of one field never fail the whole body).
+/// Unknown properties are skipped, `null` counts as absent, and a property repeated in another
+/// case with the same value is accepted, but two different non-null values are an error (the
+/// answer is ambiguous).
 impl<'de> serde::Deserialize<'de> for TransactionDetails {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -835,24 +943,52 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                         "paymenttransid" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if payment_trans_id.is_some() && payment_trans_id != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`PaymentTransId` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 payment_trans_id = value;
                             }
                         }
                         "operation" => {
                             let value = map.next_value::<Option<Operation>>()?;
                             if value.is_some() {
+                                if operation.is_some() && operation != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`Operation` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 operation = value;
                             }
                         }
                         "method" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if method.is_some() && method != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`Method` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 method = value;
                             }
                         }
                         "orderid" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if order_id.is_some() && order_id != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`OrderId` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 order_id = value;
                             }
                         }
@@ -860,6 +996,13 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
+                                if total_amount.is_some() && total_amount != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`TotalAmount` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 total_amount = value;
                             }
                         }
@@ -867,6 +1010,13 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
+                                if net_amount.is_some() && net_amount != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`NetAmount` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 net_amount = value;
                             }
                         }
@@ -874,48 +1024,105 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
+                                if fee_amount.is_some() && fee_amount != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`FeeAmount` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 fee_amount = value;
                             }
                         }
                         "transstatus" => {
                             let value = map.next_value::<Option<TransStatus>>()?;
                             if value.is_some() {
+                                if trans_status.is_some() && trans_status != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`TransStatus` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 trans_status = value;
                             }
                         }
                         "settlementstatus" => {
                             let value = map.next_value::<Option<SettlementStatus>>()?;
                             if value.is_some() {
+                                if settlement_status.is_some() && settlement_status != value
+                                {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`SettlementStatus` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 settlement_status = value;
                             }
                         }
                         "refundid" => {
                             let value = map.next_value::<Option<i64>>()?;
                             if value.is_some() {
+                                if refund_id.is_some() && refund_id != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`RefundId` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 refund_id = value;
                             }
                         }
                         "returnedid" => {
                             let value = map.next_value::<Option<i64>>()?;
                             if value.is_some() {
+                                if returned_id.is_some() && returned_id != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`ReturnedId` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 returned_id = value;
                             }
                         }
                         "transactiontime" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if transaction_time.is_some() && transaction_time != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`TransactionTime` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 transaction_time = value;
                             }
                         }
                         "paymentdata" => {
                             let value = map.next_value::<Option<PaymentData>>()?;
                             if value.is_some() {
+                                if payment_data.is_some() && payment_data != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`PaymentData` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 payment_data = value;
                             }
                         }
                         "responsedata" => {
                             let value = map.next_value::<Option<ResponseData>>()?;
                             if value.is_some() {
+                                if response_data.is_some() && response_data != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`ResponseData` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 response_data = value;
                             }
                         }
@@ -923,6 +1130,15 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                             let value = map
                                 .next_value::<Option<Vec<TransactionEvent>>>()?;
                             if value.is_some() {
+                                if transaction_events.is_some()
+                                    && transaction_events != value
+                                {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`TransactionEvents` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 transaction_events = value;
                             }
                         }
@@ -1041,8 +1257,9 @@ pub(crate) struct PaymentData {
 }
 
 /// Reads a JSON object only; property names match in any ASCII case (`x-case-insensitive`).
-/// Unknown properties are skipped, `null` counts as absent, and a repeated property keeps the
-/// last non-null value (so two spellings of one field never fail the whole body).
+/// Unknown properties are skipped, `null` counts as absent, and a property repeated in another
+/// case with the same value is accepted, but two different non-null values are an error (the
+/// answer is ambiguous).
 impl<'de> serde::Deserialize<'de> for PaymentData {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -1068,18 +1285,39 @@ impl<'de> serde::Deserialize<'de> for PaymentData {
                         "maskedaccount" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if masked_account.is_some() && masked_account != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`maskedAccount` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 masked_account = value;
                             }
                         }
                         "accounttype" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if account_type.is_some() && account_type != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`accountType` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 account_type = value;
                             }
                         }
                         "paymentdetails" => {
                             let value = map.next_value::<Option<PaymentDetails>>()?;
                             if value.is_some() {
+                                if payment_details.is_some() && payment_details != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`paymentDetails` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 payment_details = value;
                             }
                         }
@@ -1114,8 +1352,9 @@ pub(crate) struct PaymentDetails {
 }
 
 /// Reads a JSON object only; property names match in any ASCII case (`x-case-insensitive`).
-/// Unknown properties are skipped, `null` counts as absent, and a repeated property keeps the
-/// last non-null value (so two spellings of one field never fail the whole body).
+/// Unknown properties are skipped, `null` counts as absent, and a property repeated in another
+/// case with the same value is accepted, but two different non-null values are an error (the
+/// answer is ambiguous).
 impl<'de> serde::Deserialize<'de> for PaymentDetails {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -1142,6 +1381,13 @@ impl<'de> serde::Deserialize<'de> for PaymentDetails {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
+                                if total_amount.is_some() && total_amount != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`totalAmount` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 total_amount = value;
                             }
                         }
@@ -1149,12 +1395,26 @@ impl<'de> serde::Deserialize<'de> for PaymentDetails {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
+                                if service_fee.is_some() && service_fee != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`serviceFee` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 service_fee = value;
                             }
                         }
                         "currency" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if currency.is_some() && currency != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`currency` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 currency = value;
                             }
                         }
@@ -1194,8 +1454,9 @@ pub(crate) struct ResponseData {
 }
 
 /// Reads a JSON object only; property names match in any ASCII case (`x-case-insensitive`).
-/// Unknown properties are skipped, `null` counts as absent, and a repeated property keeps the
-/// last non-null value (so two spellings of one field never fail the whole body).
+/// Unknown properties are skipped, `null` counts as absent, and a property repeated in another
+/// case with the same value is accepted, but two different non-null values are an error (the
+/// answer is ambiguous).
 impl<'de> serde::Deserialize<'de> for ResponseData {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -1225,42 +1486,93 @@ impl<'de> serde::Deserialize<'de> for ResponseData {
                         "resultcode" => {
                             let value = map.next_value::<Option<ResultCode>>()?;
                             if value.is_some() {
+                                if result_code.is_some() && result_code != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`resultCode` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 result_code = value;
                             }
                         }
                         "resultcodetext" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if result_code_text.is_some() && result_code_text != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`resultCodeText` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 result_code_text = value;
                             }
                         }
                         "responsetext" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if responsetext.is_some() && responsetext != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`responsetext` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 responsetext = value;
                             }
                         }
                         "authcode" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if authcode.is_some() && authcode != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`authcode` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 authcode = value;
                             }
                         }
                         "transactionid" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if transactionid.is_some() && transactionid != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`transactionid` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 transactionid = value;
                             }
                         }
                         "response_code" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if response_code.is_some() && response_code != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`response_code` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 response_code = value;
                             }
                         }
                         "response_code_text" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if response_code_text.is_some()
+                                    && response_code_text != value
+                                {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`response_code_text` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 response_code_text = value;
                             }
                         }
@@ -1297,8 +1609,9 @@ pub(crate) struct TransactionEvent {
 }
 
 /// Reads a JSON object only; property names match in any ASCII case (`x-case-insensitive`).
-/// Unknown properties are skipped, `null` counts as absent, and a repeated property keeps the
-/// last non-null value (so two spellings of one field never fail the whole body).
+/// Unknown properties are skipped, `null` counts as absent, and a property repeated in another
+/// case with the same value is accepted, but two different non-null values are an error (the
+/// answer is ambiguous).
 impl<'de> serde::Deserialize<'de> for TransactionEvent {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -1324,18 +1637,39 @@ impl<'de> serde::Deserialize<'de> for TransactionEvent {
                         "transevent" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if trans_event.is_some() && trans_event != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`TransEvent` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 trans_event = value;
                             }
                         }
                         "eventtime" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if event_time.is_some() && event_time != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`EventTime` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 event_time = value;
                             }
                         }
                         "eventdata" => {
                             let value = map.next_value::<Option<serde_json::Value>>()?;
                             if value.is_some() {
+                                if event_data.is_some() && event_data != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`EventData` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 event_data = value;
                             }
                         }
@@ -1822,8 +2156,9 @@ pub(crate) struct WebhookPayload {
 }
 
 /// Reads a JSON object only; property names match in any ASCII case (`x-case-insensitive`).
-/// Unknown properties are skipped, `null` counts as absent, and a repeated property keeps the
-/// last non-null value (so two spellings of one field never fail the whole body).
+/// Unknown properties are skipped, `null` counts as absent, and a property repeated in another
+/// case with the same value is accepted, but two different non-null values are an error (the
+/// answer is ambiguous).
 impl<'de> serde::Deserialize<'de> for WebhookPayload {
     fn deserialize<D: serde::Deserializer<'de>>(
         deserializer: D,
@@ -1860,24 +2195,52 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                         "event" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if event.is_some() && event != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`Event` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 event = value;
                             }
                         }
                         "paypoint" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if paypoint.is_some() && paypoint != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`Paypoint` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 paypoint = value;
                             }
                         }
                         "text" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if text.is_some() && text != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`Text` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 text = value;
                             }
                         }
                         "transid" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if trans_id.is_some() && trans_id != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`transId` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 trans_id = value;
                             }
                         }
@@ -1885,6 +2248,13 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
+                                if net_amount.is_some() && net_amount != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`NetAmount` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 net_amount = value;
                             }
                         }
@@ -1892,6 +2262,13 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
+                                if fee.is_some() && fee != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`Fee` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 fee = value;
                             }
                         }
@@ -1899,48 +2276,106 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
+                                if total_amount.is_some() && total_amount != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`TotalAmount` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 total_amount = value;
                             }
                         }
                         "transtime" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if trans_time.is_some() && trans_time != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`transTime` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 trans_time = value;
                             }
                         }
                         "customerid" => {
                             let value = map.next_value::<Option<serde_json::Value>>()?;
                             if value.is_some() {
+                                if customer_id.is_some() && customer_id != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`CustomerId` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 customer_id = value;
                             }
                         }
                         "method" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if method.is_some() && method != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`Method` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 method = value;
                             }
                         }
                         "responsecode" => {
                             let value = map.next_value::<Option<serde_json::Value>>()?;
                             if value.is_some() {
+                                if response_code.is_some() && response_code != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`ResponseCode` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 response_code = value;
                             }
                         }
                         "responsecodetext" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if response_code_text.is_some()
+                                    && response_code_text != value
+                                {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`ResponseCodeText` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 response_code_text = value;
                             }
                         }
                         "resultcode" => {
                             let value = map.next_value::<Option<ResultCode>>()?;
                             if value.is_some() {
+                                if result_code.is_some() && result_code != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`ResultCode` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 result_code = value;
                             }
                         }
                         "resultcodetext" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
+                                if result_code_text.is_some() && result_code_text != value {
+                                    return Err(
+                                        <A::Error as serde::de::Error>::custom(
+                                            "`ResultCodeText` is given twice with different values",
+                                        ),
+                                    );
+                                }
                                 result_code_text = value;
                             }
                         }

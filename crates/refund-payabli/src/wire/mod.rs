@@ -342,6 +342,31 @@ mod tests {
         assert_eq!(d.refund_id, Some(5));
     }
 
+    /// Found by fuzzing (refund-bench corpus `payabli_find_refund/finding-fc0ed81122229feb`):
+    /// `{"refundId":1279666,…,"RefundId":0}` read as `RefundId` 0, so reconciliation saw "no
+    /// refund" and would re-send. Two spellings that disagree now make the record unreadable
+    /// (an inconclusive lookup); two that agree are still fine.
+    #[test]
+    fn two_spellings_with_different_values_are_refused() {
+        let err = serde_json::from_str::<TransactionDetails>(
+            r#"{"refundId":1279666,"PaymentTransId":"t-1","RefundId":0}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("`RefundId` is given twice"),
+            "{err}"
+        );
+        let d: TransactionDetails =
+            serde_json::from_str(r#"{"refundId":7,"RefundId":7,"REFUNDID":null}"#).unwrap();
+        assert_eq!(d.refund_id, Some(7));
+        assert!(
+            serde_json::from_str::<RefundResponseWrapper>(
+                r#"{"code":"A0004","data":{"totalAmount":-10.50,"TotalAmount":-1.05}}"#
+            )
+            .is_err()
+        );
+    }
+
     #[test]
     fn absence_extra_fields_and_wrong_types() {
         let w: RefundResponseWrapper =
