@@ -3,11 +3,14 @@
 //! - `cargo xtask ci`: everything CI checks, in order (the README's test command).
 //! - `cargo xtask codegen [--check]`: vendor wire models from `specs/`.
 //! - `cargo xtask release <patch|minor|major|X.Y.Z> [--execute]`: cut a release.
+//! - `cargo xtask bench` / `cargo xtask fuzz [--execs N]`: benchmarks and long fuzz runs
+//!   (`BENCHMARKS.md`, `SECURITY.md`); not part of `ci`.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod ci;
 mod codegen;
 mod release;
@@ -29,6 +32,10 @@ enum Command {
     Codegen(codegen::Args),
     /// Plan (dry run) or execute a release of every publishable crate.
     Release(release::Args),
+    /// Run the benchmarks of BENCHMARKS.md and print their numbers (not part of `ci`).
+    Bench(bench::BenchArgs),
+    /// Run the fuzz targets for millions of generated inputs (not part of `ci`).
+    Fuzz(bench::FuzzArgs),
 }
 
 fn main() -> ExitCode {
@@ -37,6 +44,8 @@ fn main() -> ExitCode {
         Command::Ci(args) => ci::run(args),
         Command::Codegen(args) => codegen::run(args),
         Command::Release(args) => release::run(args),
+        Command::Bench(args) => bench::run_bench(args),
+        Command::Fuzz(args) => bench::run_fuzz(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
