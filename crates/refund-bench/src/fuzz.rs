@@ -1200,16 +1200,12 @@ fn absence_is_proven(
             }
         }
         Vendor::Payabli => {
-            let Some(o) = object else {
-                return Err("absent from a body that is not a JSON object".to_owned());
-            };
             // Payabli field names are matched case-insensitively (§3.4): every spelling present
-            // must agree, or the answer is ambiguous and proves nothing.
-            // Every member in order, duplicates kept (a `Value` keeps only the last one).
+            // must agree, or the answer is ambiguous and proves nothing. Every member is read in
+            // order with duplicates kept (a `Value` keeps only the last one).
             let Ok(Pairs(pairs)) = serde_json::from_str::<Pairs>(text) else {
                 return Err("absent from a body that is not a JSON object".to_owned());
             };
-            let _ = o;
             let all = |name: &str| -> Vec<&serde_json::Value> {
                 pairs
                     .iter()

@@ -86,8 +86,9 @@ mod tests {
     #[test]
     fn reads_its_own_memory() {
         let pid = std::process::id();
-        let peak = peak_rss_kib(pid).unwrap();
+        // Current first: the high-water mark read after it can only be as high or higher.
         let now = rss_kib(pid).unwrap();
+        let peak = peak_rss_kib(pid).unwrap();
         assert!(peak >= now && now > 0, "{peak} {now}");
         let spin = std::time::Instant::now();
         while spin.elapsed() < Duration::from_millis(30) {}

@@ -178,7 +178,7 @@ fn reseed(
         Provider::PayNext => sandbox.paynext().reset(),
         Provider::Payabli => sandbox.payabli().reset(),
     }
-    for path in ["o", "b", "c", "h"] {
+    for path in ["o", "b", "c", "h", "t"] {
         for i in range.clone() {
             let id = format!("{path}{i}");
             let added = match provider {
@@ -471,26 +471,28 @@ fn print_table(results: &[Measured], args: &Args) {
     }
 }
 
-/// Where the time goes: the same sequential call four ways, round-robin, p50 of each.
+/// Where the time goes: the same sequential call five ways, round-robin, p50 and p99 of each.
 /// - `router`: ours, as measured;
 /// - `client`: the vendor client's `refund` alone (no facade);
 /// - `baseline`: the minimal call;
 /// - `baseline+`: the minimal call plus what our HTTP layer adds on the wire and per request
-///   (`Accept` and `User-Agent` headers, a per-request timeout).
+///   (`Accept` and `User-Agent` headers, a per-request timeout);
+/// - `client+timer`: the client inside a `tokio::time::timeout`, as the facade calls it.
 async fn diagnose(t: &Target, n: usize, reseed: &Reseed<'_>) -> Result<(), String> {
-    let mut samples: [Vec<Duration>; 4] = Default::default();
+    let mut samples: [Vec<Duration>; 5] = Default::default();
     for i in 0..WARMUP + n {
         if i % BLOCK == 0 {
             reseed(i..i + BLOCK)?;
         }
-        for k in 0..4 {
-            let which = (k + i) % 4;
+        for k in 0..5 {
+            let which = (k + i) % 5;
             let started = Instant::now();
             match which {
                 0 => ours(t, i).await?,
                 1 => client_only(t, i).await?,
                 2 => baseline(t, i).await?,
-                _ => baseline_plus(t, i).await?,
+                3 => baseline_plus(t, i).await?,
+                _ => client_with_timer(t, i).await?,
             }
             if i >= WARMUP
                 && let Some(v) = samples.get_mut(which)
@@ -499,7 +501,7 @@ async fn diagnose(t: &Target, n: usize, reseed: &Reseed<'_>) -> Result<(), Strin
             }
         }
     }
-    for (name, v) in ["router", "client", "baseline", "baseline+"]
+    for (name, v) in ["router", "client", "baseline", "baseline+", "client+timer"]
         .iter()
         .zip(samples.iter_mut())
     {
@@ -524,6 +526,22 @@ async fn client_only(t: &Target, i: usize) -> Result<(), String> {
     .build()
     .map_err(|e| e.to_string())?;
     t.client.refund(&request).await.map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The vendor client inside a `tokio::time::timeout`, as the facade runs each attempt.
+#[inline(never)]
+async fn client_with_timer(t: &Target, i: usize) -> Result<(), String> {
+    let request = RefundRequest::builder(
+        PaymentId::new(format!("t{i}")).map_err(|e| e.to_string())?,
+        RefundReference::new(format!("rt{i}")).map_err(|e| e.to_string())?,
+    )
+    .build()
+    .map_err(|e| e.to_string())?;
+    tokio::time::timeout(Duration::from_secs(60), t.client.refund(&request))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
     Ok(())
 }
 
