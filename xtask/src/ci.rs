@@ -72,6 +72,7 @@ pub(crate) fn run(args: Args) -> Result {
 
     // The release dry run: publish order, metadata, package contents, `cargo package` of every
     // crate. Strict (clean tree) in CI; a developer's uncommitted work is allowed locally.
+    clear_packaged_workspace_sources();
     let mut release = cargo();
     release.args(["xtask", "release", "patch"]);
     if std::env::var_os("CI").is_none() {
@@ -114,6 +115,27 @@ fn facade_feature_subsets() -> Result {
         run_step(&name, cmd)?;
     }
     Ok(())
+}
+
+/// `cargo package --workspace` verifies each crate against its siblings' `.crate` files through a
+/// temporary local registry, and cargo extracts those into `$CARGO_HOME/registry/src/<hash>/`
+/// keyed by name and version only. A later run at the same version would reuse a stale
+/// extraction (older sources), so remove our crates' extractions first. Nothing else is touched.
+fn clear_packaged_workspace_sources() {
+    let Ok(dirs) = std::fs::read_dir(cargo_home().join("registry").join("src")) else {
+        return;
+    };
+    for index in dirs.flatten() {
+        let Ok(entries) = std::fs::read_dir(index.path()) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("refund-") {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
 }
 
 fn deny() -> Result {
