@@ -1,10 +1,9 @@
 //! `cargo xtask ci`: every check CI runs, in order, so that a local run and CI agree.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{Result, cargo, run as run_cmd, workspace_root};
+use crate::util::{Result, cargo, cargo_home, run as run_cmd, workspace_root};
 
 /// Arguments of `cargo xtask ci`.
 #[derive(clap::Args)]
@@ -72,14 +71,8 @@ pub(crate) fn run(args: Args) -> Result {
 
     // The release dry run: publish order, metadata, package contents, `cargo package` of every
     // crate. Strict (clean tree) in CI; a developer's uncommitted work is allowed locally.
-    clear_packaged_workspace_sources();
     let mut release = cargo();
-    // `--skip-package`: the verify build of `cargo package --workspace` resolves the CLI against a
-    // stale build of the facade on machines that packaged the same version before (a cargo
-    // cache keyed by name and version), which fails for reasons unrelated to the code. The
-    // package contents and every other check still run; `cargo xtask release patch` without the
-    // flag runs the full package build for maintainers.
-    release.args(["xtask", "release", "patch", "--skip-package"]);
+    release.args(["xtask", "release", "patch"]);
     if std::env::var_os("CI").is_none() {
         release.arg("--allow-dirty");
     }
@@ -122,27 +115,6 @@ fn facade_feature_subsets() -> Result {
     Ok(())
 }
 
-/// `cargo package --workspace` verifies each crate against its siblings' `.crate` files through a
-/// temporary local registry, and cargo extracts those into `$CARGO_HOME/registry/src/<hash>/`
-/// keyed by name and version only. A later run at the same version would reuse a stale
-/// extraction (older sources), so remove our crates' extractions first. Nothing else is touched.
-fn clear_packaged_workspace_sources() {
-    let Ok(dirs) = std::fs::read_dir(cargo_home().join("registry").join("src")) else {
-        return;
-    };
-    for index in dirs.flatten() {
-        let Ok(entries) = std::fs::read_dir(index.path()) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with("refund-") {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-    }
-}
-
 fn deny() -> Result {
     ensure_cargo_deny()?;
     let offline = seed_advisory_db_if_offline()?;
@@ -171,13 +143,6 @@ fn ensure_cargo_deny() -> Result {
     let mut install = cargo();
     install.args(["install", "--locked", "cargo-deny"]);
     run_step("install cargo-deny", install)
-}
-
-fn cargo_home() -> PathBuf {
-    std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
-        .unwrap_or_else(|| PathBuf::from(".cargo"))
 }
 
 /// The RustSec database's host is unreachable from our build machines; a git bundle of a

@@ -22,6 +22,14 @@ pub(crate) fn cargo() -> Command {
     cmd
 }
 
+/// Cargo's home (`$CARGO_HOME`, by default `~/.cargo`).
+pub(crate) fn cargo_home() -> PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from(".cargo"))
+}
+
 /// Runs a command, echoing it, and fails when it exits non-zero.
 pub(crate) fn run(mut cmd: Command) -> Result {
     let shown = format!("{cmd:?}");

@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use super::graph::Member;
-use crate::util::Result;
+use crate::util::{Result, cargo_home};
 
 /// How a check ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,13 +148,21 @@ pub(crate) fn package_files(root: &Path, name: &str, offline: bool) -> Result<Ve
 /// `cargo package` of every crate in `order` at once, so crates not yet on the registry are
 /// resolved from the workspace; each package is unpacked and built, as `cargo publish` would.
 /// Cargo's output goes to stderr, for the maintainer to follow.
+///
+/// Builds left by an earlier packaging of the same version are forgotten first (see
+/// [`forget_earlier_packagings`]), so the check always builds what is in the tree now.
 pub(crate) fn cargo_package(
     root: &Path,
+    build_dir: &Path,
     order: &[String],
     offline: bool,
     allow_dirty: bool,
 ) -> Check {
     const NAME: &str = "cargo package (build every crate from its .crate)";
+    let forgotten = forget_earlier_packagings(&cargo_home(), build_dir, order);
+    if forgotten > 0 {
+        eprintln!("==> {NAME}: forgot {forgotten} stale extractions and builds of an earlier run");
+    }
     let mut cmd = cargo_in(root);
     cmd.args(["package", "--locked"]);
     if offline {
@@ -183,6 +191,84 @@ pub(crate) fn cargo_package(
         ),
         Err(e) => Check::fail(NAME, vec![format!("cannot run cargo: {e}")]),
     }
+}
+
+/// Removes what an earlier `cargo package` of the same version left behind, so that the verify
+/// build sees today's sources. Returns how many directories and build units it removed.
+///
+/// `cargo package` unpacks each sibling `.crate` from a temporary local registry into
+/// `$CARGO_HOME/registry/src/<hash of that registry's path>/<name>-<version>/` and builds it in
+/// the workspace's build dir. Both are keyed by name, version and the registry's path only, and
+/// the unpacked files carry the fixed mtime cargo writes into every tarball (2006), so neither
+/// cargo's "already unpacked" marker nor its mtime fingerprint notices newer sources: a second
+/// packaging at the same version would compile a crate against a sibling's older build. Only
+/// our own crates' entries are removed; crates.io's extractions and every workspace build stay.
+pub(crate) fn forget_earlier_packagings(
+    cargo_home: &Path,
+    build_dir: &Path,
+    crates: &[String],
+) -> usize {
+    let mut removed = 0;
+
+    // Unpacked `.crate` files, in every registry but crates.io's.
+    for registry in read_dir(&cargo_home.join("registry").join("src")) {
+        if registry
+            .file_name()
+            .to_string_lossy()
+            .starts_with("index.crates.io-")
+        {
+            continue;
+        }
+        for unpacked in read_dir(&registry.path()) {
+            let name = unpacked.file_name().to_string_lossy().into_owned();
+            // `<name>-<version>`: the version has no dash before a pre-release tag.
+            let is_ours = crates.iter().any(|c| {
+                name.strip_prefix(c.as_str())
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|v| v.starts_with(|ch: char| ch.is_ascii_digit()))
+            });
+            if is_ours && std::fs::remove_dir_all(unpacked.path()).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+
+    // Build units of our crates compiled from an unpacked `.crate`: their dep-info
+    // (`deps/<target>-<hash>.d`) names sources under `registry/src/` or `package/`, never under
+    // the workspace's `crates/`. Removing the unit's fingerprint
+    // (`.fingerprint/<package>-<hash>/`) makes cargo rebuild it.
+    for profile in read_dir(build_dir) {
+        let fingerprints = profile.path().join(".fingerprint");
+        for entry in read_dir(&profile.path().join("deps")) {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            let Some((_, hash)) = file_name
+                .strip_suffix(".d")
+                .and_then(|stem| stem.rsplit_once('-'))
+            else {
+                continue;
+            };
+            let Ok(dep_info) = std::fs::read_to_string(entry.path()) else {
+                continue;
+            };
+            let Some(first) = dep_info.lines().next() else {
+                continue;
+            };
+            let unpacked = first.contains("/registry/src/") || first.contains("/package/");
+            for name in crates {
+                if unpacked
+                    && first.contains(&format!("/{name}-"))
+                    && std::fs::remove_dir_all(fingerprints.join(format!("{name}-{hash}"))).is_ok()
+                {
+                    removed += 1;
+                }
+            }
+        }
+    }
+    removed
+}
+
+fn read_dir(dir: &Path) -> impl Iterator<Item = std::fs::DirEntry> {
+    std::fs::read_dir(dir).into_iter().flatten().flatten()
 }
 
 /// Whether `cargo semver-checks` is on this machine.
@@ -244,6 +330,89 @@ mod tests {
 
     use super::*;
     use crate::release::graph::PackageMeta;
+
+    /// A second `cargo package` at the same version must not reuse the first one's unpacked
+    /// sources or builds of our crates; crates.io's and the workspace's own stay untouched.
+    #[test]
+    fn earlier_packagings_are_forgotten_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("cargo-home");
+        let build = dir.path().join("target");
+        let write = |path: PathBuf, text: &str| {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        let src = home.join("registry/src");
+        let tmp_registry = src.join("-47124362e1aa0fec");
+        write(tmp_registry.join("refund-core-0.1.0/src/lib.rs"), "");
+        write(tmp_registry.join("refund-facade-0.1.0/src/lib.rs"), "");
+        write(tmp_registry.join("serde-1.0.0/src/lib.rs"), "");
+        write(
+            src.join("index.crates.io-1949cf8c6b5b557f/refund-core-0.1.0/src/lib.rs"),
+            "",
+        );
+
+        let unpacked = tmp_registry.join("refund-facade-0.1.0/src/lib.rs");
+        let deps = build.join("debug/deps");
+        let fingerprints = build.join("debug/.fingerprint");
+        write(
+            deps.join("refund_facade-aaaa.d"),
+            &format!(
+                "{}: {}\n",
+                deps.join("librefund_facade-aaaa.rlib").display(),
+                unpacked.display()
+            ),
+        );
+        write(
+            fingerprints.join("refund-facade-aaaa/lib-refund_facade"),
+            "",
+        );
+        // The CLI's binary target is `refund`, its package `refund-cli`, unpacked by cargo
+        // package under the build dir.
+        write(
+            deps.join("refund-bbbb.d"),
+            &format!(
+                "{}: {}\n",
+                deps.join("refund-bbbb").display(),
+                build.join("package/refund-cli-0.1.0/src/main.rs").display()
+            ),
+        );
+        write(fingerprints.join("refund-cli-bbbb/bin-refund"), "");
+        // The workspace's own build of the facade, and a crates.io dependency.
+        write(
+            deps.join("refund_facade-cccc.d"),
+            "/w/target/debug/deps/librefund_facade-cccc.rlib: /w/crates/refund-facade/src/lib.rs\n",
+        );
+        write(
+            fingerprints.join("refund-facade-cccc/lib-refund_facade"),
+            "",
+        );
+        write(
+            deps.join("serde-dddd.d"),
+            &format!(
+                "x: {}\n",
+                tmp_registry.join("serde-1.0.0/src/lib.rs").display()
+            ),
+        );
+        write(fingerprints.join("serde-dddd/lib-serde"), "");
+
+        let crates = ["refund-core", "refund-facade", "refund-cli"].map(String::from);
+        assert_eq!(forget_earlier_packagings(&home, &build, &crates), 4);
+
+        assert!(!tmp_registry.join("refund-core-0.1.0").exists());
+        assert!(!tmp_registry.join("refund-facade-0.1.0").exists());
+        assert!(!fingerprints.join("refund-facade-aaaa").exists());
+        assert!(!fingerprints.join("refund-cli-bbbb").exists());
+        assert!(tmp_registry.join("serde-1.0.0").exists());
+        assert!(
+            src.join("index.crates.io-1949cf8c6b5b557f/refund-core-0.1.0")
+                .exists()
+        );
+        assert!(fingerprints.join("refund-facade-cccc").exists());
+        assert!(fingerprints.join("serde-dddd").exists());
+        // Nothing left to forget the second time.
+        assert_eq!(forget_earlier_packagings(&home, &build, &crates), 0);
+    }
 
     #[test]
     fn unwanted_package_files() {

@@ -43,6 +43,8 @@ pub(crate) struct PackageMeta {
 #[derive(Debug)]
 pub(crate) struct Workspace {
     pub(crate) root: PathBuf,
+    /// Where cargo keeps intermediate build artifacts (`build-dir`, by default the target dir).
+    pub(crate) build_dir: PathBuf,
     pub(crate) members: Vec<Member>,
 }
 
@@ -101,8 +103,13 @@ impl Workspace {
                 }
             })
             .collect();
+        let build_dir = metadata
+            .build_directory
+            .clone()
+            .unwrap_or_else(|| metadata.target_directory.clone());
         Ok(Self {
             root: metadata.workspace_root.into_std_path_buf(),
+            build_dir: build_dir.into_std_path_buf(),
             members,
         })
     }

@@ -476,7 +476,7 @@ fn build_plan(
             "skipped (--skip-package)",
         )
     } else {
-        checks::cargo_package(&root, &order, args.offline, dirty)
+        checks::cargo_package(&root, &ws.build_dir, &order, args.offline, dirty)
     });
 
     let not_published = ws
