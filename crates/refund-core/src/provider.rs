@@ -75,6 +75,12 @@ pub struct Capabilities {
     pub lookup_by_reference: bool,
     /// Reconciling a partial refund needs a [`Snapshot`] taken before the first attempt.
     pub snapshot_for_partial: bool,
+    /// Every call of this provider ([`refund`](RefundProvider::refund),
+    /// [`find_refund`](RefundProvider::find_refund), [`snapshot`](RefundProvider::snapshot))
+    /// ends within this time, answered or failed with a timeout: the provider enforces it
+    /// itself. A caller that would time the call out later than this need not add a timer of
+    /// its own. `None`: no such promise.
+    pub call_timeout: Option<Duration>,
 }
 
 impl Capabilities {
@@ -86,6 +92,7 @@ impl Capabilities {
             idempotency_window: None,
             lookup_by_reference: false,
             snapshot_for_partial: false,
+            call_timeout: None,
         }
     }
 
@@ -122,6 +129,14 @@ impl Capabilities {
     #[must_use]
     pub fn with_snapshot_for_partial(mut self) -> Self {
         self.snapshot_for_partial = true;
+        self
+    }
+
+    /// Every call of the provider ends within `timeout` (see
+    /// [`call_timeout`](Self::call_timeout)). Promise it only when the provider enforces it.
+    #[must_use]
+    pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = Some(timeout);
         self
     }
 }

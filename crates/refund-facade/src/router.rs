@@ -1,6 +1,6 @@
 //! [`Router`]: routing, capability checks, safe retries and reconciliation.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
@@ -81,7 +81,9 @@ impl ReconcilePolicy {
     }
 
     /// The cap on one provider call. When it elapses the call may have reached the provider,
-    /// so it is handled as an unknown outcome.
+    /// so it is handled as an unknown outcome. A provider whose
+    /// [`call_timeout`](Capabilities::call_timeout) is no longer than this cap bounds its calls
+    /// itself (ours do, with their HTTP timeout), and the router adds no timer of its own.
     #[must_use]
     pub fn with_attempt_timeout(mut self, timeout: Duration) -> Self {
         self.attempt_timeout = timeout;
@@ -122,7 +124,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
     jitter: fn() -> Jitter,
-    in_flight: Mutex<HashSet<(ProviderId, RefundReference)>>,
+    /// The references being refunded, per provider (every provider has its set from the start,
+    /// so claiming a reference copies only the reference).
+    in_flight: Mutex<HashMap<ProviderId, HashSet<RefundReference>>>,
 }
 
 impl fmt::Debug for Router {
@@ -200,11 +204,13 @@ impl RouterBuilder {
     /// [`ErrorKind::Config`] when two providers have the same name.
     pub fn build(self) -> Result<Router> {
         let mut providers = BTreeMap::new();
+        let mut in_flight = HashMap::new();
         for p in self.providers {
             let id = p.provider();
             if providers.insert(id.clone(), p).is_some() {
                 return Err(Error::config(format!("provider {id} is registered twice")));
             }
+            in_flight.insert(id, HashSet::new());
         }
         Ok(Router {
             inner: Arc::new(Inner {
@@ -214,7 +220,7 @@ impl RouterBuilder {
                 clock: self.clock,
                 sleeper: self.sleeper,
                 jitter: self.jitter,
-                in_flight: Mutex::new(HashSet::new()),
+                in_flight: Mutex::new(in_flight),
             }),
         })
     }
@@ -295,8 +301,13 @@ impl Router {
     }
 
     /// Capability check, before any I/O.
-    fn check(&self, provider: &ProviderId, request: &RefundRequest) -> Result<Capabilities> {
-        let caps = self.provider(provider)?.capabilities();
+    fn check(
+        &self,
+        provider: &ProviderId,
+        request: &RefundRequest,
+    ) -> Result<(&Arc<dyn RefundProvider>, Capabilities)> {
+        let p = self.provider(provider)?;
+        let caps = p.capabilities();
         if matches!(request.amount(), RefundAmount::Partial(_)) && !caps.partial_refunds {
             return Err(
                 Error::unsupported("partial refunds are not supported by this provider")
@@ -305,7 +316,17 @@ impl Router {
                     .with_reference(request.reference().clone()),
             );
         }
-        Ok(caps)
+        Ok((p, caps))
+    }
+
+    /// The timer the router puts around one call of a provider with these capabilities: none
+    /// when the provider bounds its calls itself within the attempt timeout.
+    fn own_timeout(&self, caps: &Capabilities) -> Option<Duration> {
+        let cap = self.inner.reconcile.attempt_timeout;
+        match caps.call_timeout {
+            Some(bound) if bound <= cap => None,
+            _ => Some(cap),
+        }
     }
 
     /// Refunds on `provider`: checks, snapshot if needed, send, and reconcile (see [`Router`]).
@@ -322,8 +343,10 @@ impl Router {
         provider: &ProviderId,
         request: &RefundRequest,
     ) -> Result<RefundOutcome> {
-        let prepared = self.prepare(provider, request).await?;
-        self.execute(&prepared).await
+        let (p, caps) = self.check(provider, request)?;
+        let snapshot = self.snapshot_if_needed(p, &caps, request).await?;
+        self.drive(provider, request, snapshot.as_ref(), Step::Send)
+            .await
     }
 
     /// Checks a refund and takes the provider's snapshot if it needs one; nothing is refunded.
@@ -336,22 +359,8 @@ impl Router {
         provider: &ProviderId,
         request: &RefundRequest,
     ) -> Result<PreparedRefund> {
-        let caps = self.check(provider, request)?;
-        let p = self.provider(provider)?;
-        let snapshot =
-            if caps.snapshot_for_partial && matches!(request.amount(), RefundAmount::Partial(_)) {
-                let payment = request.payment_id();
-                refund_core::retry::run(
-                    &self.inner.retry,
-                    Operation::Lookup,
-                    self.inner.sleeper.as_ref(),
-                    self.inner.jitter,
-                    |_| p.snapshot(payment),
-                )
-                .await?
-            } else {
-                None
-            };
+        let (p, caps) = self.check(provider, request)?;
+        let snapshot = self.snapshot_if_needed(p, &caps, request).await?;
         Ok(PreparedRefund::new(
             provider.clone(),
             request.clone(),
@@ -359,12 +368,39 @@ impl Router {
         ))
     }
 
+    /// The provider's snapshot, when it needs one for this request (retried as a lookup).
+    async fn snapshot_if_needed(
+        &self,
+        provider: &Arc<dyn RefundProvider>,
+        caps: &Capabilities,
+        request: &RefundRequest,
+    ) -> Result<Option<Snapshot>> {
+        if !(caps.snapshot_for_partial && matches!(request.amount(), RefundAmount::Partial(_))) {
+            return Ok(None);
+        }
+        let payment = request.payment_id();
+        refund_core::retry::run(
+            &self.inner.retry,
+            Operation::Lookup,
+            self.inner.sleeper.as_ref(),
+            self.inner.jitter,
+            |_| provider.snapshot(payment),
+        )
+        .await
+    }
+
     /// Sends a prepared refund and reconciles it.
     ///
     /// # Errors
     /// As for [`refund`](Self::refund).
     pub async fn execute(&self, prepared: &PreparedRefund) -> Result<RefundOutcome> {
-        self.drive(prepared, Step::Send).await
+        self.drive(
+            &prepared.provider,
+            &prepared.request,
+            prepared.snapshot.as_ref(),
+            Step::Send,
+        )
+        .await
     }
 
     /// Finishes a refund that ended [`ErrorKind::OutcomeUnknown`] (after a crash or an outage):
@@ -375,7 +411,9 @@ impl Router {
     /// As for [`refund`](Self::refund).
     pub async fn resume(&self, prepared: &PreparedRefund) -> Result<RefundOutcome> {
         self.drive(
-            prepared,
+            &prepared.provider,
+            &prepared.request,
+            prepared.snapshot.as_ref(),
             Step::Reconcile {
                 wait: Duration::ZERO,
             },
@@ -423,21 +461,36 @@ impl Router {
         .await
     }
 
-    fn claim(&self, provider: &ProviderId, reference: &RefundReference) -> Result<InFlight<'_>> {
-        let key = (provider.clone(), reference.clone());
-        let mut set = self
+    fn claim<'a>(
+        &'a self,
+        provider: &'a ProviderId,
+        reference: &'a RefundReference,
+    ) -> Result<InFlight<'a>> {
+        let mut in_flight = self
             .inner
             .in_flight
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if !set.insert(key.clone()) {
+        // Every registered provider has its set; `check` ran before.
+        let claimed = match in_flight.get_mut(provider) {
+            Some(references) => references.insert(reference.clone()),
+            None => in_flight
+                .entry(provider.clone())
+                .or_default()
+                .insert(reference.clone()),
+        };
+        if !claimed {
             return Err(Error::invalid_input(format!(
                 "a refund with reference {reference} is already in progress on {provider}"
             ))
             .with_provider(provider.clone())
             .with_reference(reference.clone()));
         }
-        Ok(InFlight { router: self, key })
+        Ok(InFlight {
+            router: self,
+            provider,
+            reference,
+        })
     }
 
     fn elapsed(&self, since: SystemTime) -> Duration {
@@ -448,18 +501,29 @@ impl Router {
             .unwrap_or_default()
     }
 
-    async fn drive(&self, prepared: &PreparedRefund, first: Step) -> Result<RefundOutcome> {
-        let caps = self.check(&prepared.provider, &prepared.request)?;
-        let provider = self.provider(&prepared.provider)?;
-        let request = &prepared.request;
-        let _claim = self.claim(&prepared.provider, request.reference())?;
+    async fn drive(
+        &self,
+        provider_id: &ProviderId,
+        request: &RefundRequest,
+        snapshot: Option<&Snapshot>,
+        first: Step,
+    ) -> Result<RefundOutcome> {
+        let (provider, caps) = self.check(provider_id, request)?;
+        let _claim = self.claim(provider_id, request.reference())?;
         let span = tracing::info_span!(
             "refund",
-            provider = %prepared.provider,
+            provider = %provider_id,
             payment = %request.payment_id(),
             reference = %request.reference(),
         );
-        let query = RefundQuery::for_request(request).with_snapshot(prepared.snapshot.clone());
+        let job = Job {
+            provider_id,
+            provider: provider.as_ref(),
+            timeout: self.own_timeout(&caps),
+            caps,
+            request,
+            snapshot,
+        };
         let mut progress = Progress {
             started: self.inner.clock.now(),
             attempts: 0,
@@ -467,29 +531,22 @@ impl Router {
             resends: 0,
             last_error: None,
         };
-        self.run_steps(
-            provider.as_ref(),
-            &caps,
-            prepared,
-            &query,
-            first,
-            &mut progress,
-        )
-        .instrument(span)
-        .await
+        self.run_steps(&job, first, &mut progress)
+            .instrument(span)
+            .await
     }
 
     async fn run_steps(
         &self,
-        provider: &dyn RefundProvider,
-        caps: &Capabilities,
-        prepared: &PreparedRefund,
-        query: &RefundQuery,
+        job: &Job<'_>,
         first: Step,
         progress: &mut Progress,
     ) -> Result<RefundOutcome> {
-        let request = &prepared.request;
+        let request = job.request;
+        let provider = job.provider;
         let policy = &self.inner.reconcile;
+        // What reconciliation looks for: built on the first lookup only.
+        let mut query: Option<RefundQuery> = None;
         let mut step = first;
         let mut send_failures: u32 = 0;
         loop {
@@ -497,7 +554,8 @@ impl Router {
                 Step::Send => {
                     progress.attempts += 1;
                     let t0 = self.inner.clock.now();
-                    let result = self.attempt(provider, request).await;
+                    let result =
+                        bounded(job.timeout, provider.refund(request), provider.provider()).await;
                     let elapsed_ms = duration_ms(self.elapsed(t0));
                     match result {
                         Ok(refund) => {
@@ -508,7 +566,7 @@ impl Router {
                             tracing::warn!(attempt = progress.attempts, outcome = "unknown", kind = %e.kind(), http_status = e.http_status(), elapsed_ms, "refund attempt outcome unknown, reconciling");
                             // Payabli answers a repeated idempotency key inside its window with
                             // 409 and no replay (§3.6): wait the window out before looking.
-                            let wait = match (e.http_status(), caps.idempotency_window) {
+                            let wait = match (e.http_status(), job.caps.idempotency_window) {
                                 (Some(409), Some(window)) => window,
                                 _ => Duration::ZERO,
                             };
@@ -533,7 +591,7 @@ impl Router {
                                 }
                                 _ => {
                                     tracing::info!(attempt = progress.attempts, outcome = "error", kind = %e.kind(), elapsed_ms, "refund attempt failed");
-                                    return Err(self.annotate(e, prepared));
+                                    return Err(annotate(e, job));
                                 }
                             }
                         }
@@ -543,16 +601,20 @@ impl Router {
                     if progress.lookups >= policy.max_lookups
                         || self.elapsed(progress.started).saturating_add(wait) > policy.budget
                     {
-                        return Err(self.unknown(prepared, progress));
+                        return Err(self.unknown(job, progress));
                     }
                     if !wait.is_zero() {
                         self.inner.sleeper.sleep(wait).await;
                     }
                     progress.lookups += 1;
                     let t0 = self.inner.clock.now();
-                    let found =
-                        tokio::time::timeout(policy.attempt_timeout, provider.find_refund(query))
-                            .await;
+                    let query = query.get_or_insert_with(|| {
+                        RefundQuery::for_request(request).with_snapshot(job.snapshot.cloned())
+                    });
+                    let found = match job.timeout {
+                        Some(cap) => tokio::time::timeout(cap, provider.find_refund(query)).await,
+                        None => Ok(provider.find_refund(query).await),
+                    };
                     let elapsed_ms = duration_ms(self.elapsed(t0));
                     let next_wait = policy.lookup_delay(progress.lookups);
                     match found {
@@ -568,7 +630,7 @@ impl Router {
                                 "reconciliation proved no refund exists"
                             );
                             if progress.resends >= policy.max_resends {
-                                return Err(self.unknown(prepared, progress));
+                                return Err(self.unknown(job, progress));
                             }
                             progress.resends += 1;
                             step = Step::Send;
@@ -610,26 +672,6 @@ impl Router {
         }
     }
 
-    async fn attempt(
-        &self,
-        provider: &dyn RefundProvider,
-        request: &RefundRequest,
-    ) -> Result<refund_core::Refund> {
-        match tokio::time::timeout(
-            self.inner.reconcile.attempt_timeout,
-            provider.refund(request),
-        )
-        .await
-        {
-            Ok(result) => result,
-            Err(_) => Err(Error::new(
-                ErrorKind::OutcomeUnknown,
-                "the refund call did not finish within the attempt timeout",
-            )
-            .with_provider(provider.provider())),
-        }
-    }
-
     fn outcome(
         &self,
         request: &RefundRequest,
@@ -650,25 +692,7 @@ impl Router {
         }
     }
 
-    fn annotate(&self, e: Error, prepared: &PreparedRefund) -> Error {
-        let e = if e.provider().is_none() {
-            e.with_provider(prepared.provider.clone())
-        } else {
-            e
-        };
-        let e = if e.payment_id().is_none() {
-            e.with_payment_id(prepared.request.payment_id().clone())
-        } else {
-            e
-        };
-        if e.reference().is_none() {
-            e.with_reference(prepared.request.reference().clone())
-        } else {
-            e
-        }
-    }
-
-    fn unknown(&self, prepared: &PreparedRefund, progress: &mut Progress) -> Error {
+    fn unknown(&self, job: &Job<'_>, progress: &mut Progress) -> Error {
         let mut e = Error::new(
             ErrorKind::OutcomeUnknown,
             format!(
@@ -676,9 +700,9 @@ impl Router {
                 progress.attempts, progress.lookups
             ),
         )
-        .with_provider(prepared.provider.clone())
-        .with_payment_id(prepared.request.payment_id().clone())
-        .with_reference(prepared.request.reference().clone());
+        .with_provider(job.provider_id.clone())
+        .with_payment_id(job.request.payment_id().clone())
+        .with_reference(job.request.reference().clone());
         if let Some(last) = progress.last_error.take() {
             if let Some(status) = last.http_status() {
                 e = e.with_http_status(status);
@@ -690,6 +714,56 @@ impl Router {
             lookups = progress.lookups,
             "giving up: outcome unknown"
         );
+        e
+    }
+}
+
+/// One refund being driven: what every step needs.
+struct Job<'a> {
+    provider_id: &'a ProviderId,
+    provider: &'a dyn RefundProvider,
+    caps: Capabilities,
+    /// The router's own timer around each call, when the provider does not bound its calls.
+    timeout: Option<Duration>,
+    request: &'a RefundRequest,
+    snapshot: Option<&'a Snapshot>,
+}
+
+/// A refund `call`, under the router's own timer when there is one. When the timer elapses the
+/// refund may have reached the provider, so its outcome is unknown.
+async fn bounded<T>(
+    timeout: Option<Duration>,
+    call: impl Future<Output = Result<T>>,
+    provider: ProviderId,
+) -> Result<T> {
+    let Some(cap) = timeout else {
+        return call.await;
+    };
+    match tokio::time::timeout(cap, call).await {
+        Ok(result) => result,
+        Err(_) => Err(Error::new(
+            ErrorKind::OutcomeUnknown,
+            "the refund call did not finish within the attempt timeout",
+        )
+        .with_provider(provider)),
+    }
+}
+
+/// Adds the refund's provider, payment and reference to an error that lacks them.
+fn annotate(e: Error, job: &Job<'_>) -> Error {
+    let e = if e.provider().is_none() {
+        e.with_provider(job.provider_id.clone())
+    } else {
+        e
+    };
+    let e = if e.payment_id().is_none() {
+        e.with_payment_id(job.request.payment_id().clone())
+    } else {
+        e
+    };
+    if e.reference().is_none() {
+        e.with_reference(job.request.reference().clone())
+    } else {
         e
     }
 }
@@ -711,18 +785,23 @@ fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// A claimed reference, released when the refund ends (or its future is dropped).
 struct InFlight<'a> {
     router: &'a Router,
-    key: (ProviderId, RefundReference),
+    provider: &'a ProviderId,
+    reference: &'a RefundReference,
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.router
+        let mut in_flight = self
+            .router
             .inner
             .in_flight
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.key);
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(references) = in_flight.get_mut(self.provider) {
+            references.remove(self.reference);
+        }
     }
 }

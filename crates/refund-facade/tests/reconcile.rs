@@ -534,3 +534,74 @@ fn router_is_send_sync_clone() {
     fn check<T: Send + Sync + Clone + 'static>() {}
     check::<Router>();
 }
+
+/// A provider whose refund calls never answer, and whose lookups find the refund applied.
+#[derive(Debug)]
+struct Hangs(Capabilities);
+
+impl RefundProvider for Hangs {
+    fn provider(&self) -> ProviderId {
+        fake_id()
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.0.clone()
+    }
+    fn refund<'a>(&'a self, _r: &'a RefundRequest) -> BoxFuture<'a, Result<Refund, Error>> {
+        Box::pin(std::future::pending())
+    }
+    fn find_refund<'a>(&'a self, _q: &'a RefundQuery) -> BoxFuture<'a, Result<Lookup, Error>> {
+        Box::pin(async { Ok(Lookup::Found(refund(RefundStatus::Succeeded))) })
+    }
+}
+
+fn hanging_router(caps: Capabilities) -> Router {
+    let clock = ManualClock::default();
+    Router::builder()
+        .provider(Arc::new(Hangs(caps)))
+        .clock(Arc::new(clock.clone()))
+        .sleeper(Arc::new(clock))
+        .jitter(|| Jitter::NONE)
+        .reconcile_policy(ReconcilePolicy::default().with_attempt_timeout(Duration::from_secs(90)))
+        .build()
+        .unwrap()
+}
+
+/// Tokio's paused clock jumps straight to the next timer, so these tests take no real time.
+#[tokio::test(start_paused = true)]
+async fn a_call_without_a_bound_of_its_own_is_cut_at_the_attempt_timeout() {
+    let started = tokio::time::Instant::now();
+    let out = hanging_router(Capabilities::none())
+        .refund(&fake_id(), &request(None))
+        .await
+        .unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(90));
+    assert_eq!(out.refund.status, RefundStatus::Succeeded);
+    assert_eq!((out.attempts, out.lookups, out.reconciled), (1, 1, true));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bound_longer_than_the_attempt_timeout_still_gets_the_routers_timer() {
+    let caps = Capabilities::none().with_call_timeout(Duration::from_secs(120));
+    let started = tokio::time::Instant::now();
+    let out = hanging_router(caps)
+        .refund(&fake_id(), &request(None))
+        .await
+        .unwrap();
+    assert_eq!(started.elapsed(), Duration::from_secs(90));
+    assert!(out.reconciled);
+}
+
+/// A provider that promises to end its calls within the attempt timeout is trusted to: the
+/// router adds no second timer (ours bound every call with their HTTP timeout). This one
+/// breaks its promise, so the refund is still waiting long after the attempt timeout.
+#[tokio::test(start_paused = true)]
+async fn a_provider_that_bounds_its_calls_gets_no_second_timer() {
+    let caps = Capabilities::none().with_call_timeout(Duration::from_secs(60));
+    let router = hanging_router(caps);
+    let waited = tokio::time::timeout(
+        Duration::from_secs(3600),
+        router.refund(&fake_id(), &request(None)),
+    )
+    .await;
+    assert!(waited.is_err(), "the router timed the call out itself");
+}

@@ -75,13 +75,21 @@ impl Client {
     /// - [`Transport`](refund_core::ErrorKind::Transport) or [`Timeout`](refund_core::ErrorKind::Timeout)
     ///   that never reached Payabli (safe to send again).
     pub async fn refund_with(&self, refund: &PayabliRefund) -> Result<Refund, Error> {
-        let request = refund.request();
+        self.send_refund(refund.request(), convert::refund_body(refund))
+            .await
+    }
+
+    async fn send_refund(
+        &self,
+        request: &RefundRequest,
+        body: Option<crate::wire::RefundRequest>,
+    ) -> Result<Refund, Error> {
         let annotate = |e: Error| {
             e.with_provider(ProviderId::PAYABLI)
                 .with_payment_id(request.payment_id().clone())
                 .with_reference(request.reference().clone())
         };
-        let http = convert::refund_request(&self.base, refund).map_err(annotate)?;
+        let http = convert::refund_request_with(&self.base, request, body).map_err(annotate)?;
         let response = self
             .http
             .send(http)
@@ -134,22 +142,21 @@ impl RefundProvider for Client {
 
     /// Partial and multiple partial refunds, the `idempotencyKey` with a 2-minute window
     /// (§3.6), a snapshot before partial refunds, and no lookup by reference (Y-L2 does not
-    /// exist).
+    /// exist). Every call is one HTTP request bounded by the client's
+    /// [`timeout`](ClientBuilder::timeout).
     fn capabilities(&self) -> Capabilities {
         Capabilities::none()
             .with_multiple_partial_refunds()
             .with_idempotency_window(IDEMPOTENCY_WINDOW)
             .with_snapshot_for_partial()
+            .with_call_timeout(self.http.timeout())
     }
 
     /// [`refund_with`](Client::refund_with) without Payabli options: no request body is sent.
     /// The request's reason and metadata are not sent (Payabli has no such fields; use
     /// [`PayabliRefund`] to send an `orderDescription`).
     fn refund<'a>(&'a self, request: &'a RefundRequest) -> BoxFuture<'a, Result<Refund, Error>> {
-        Box::pin(async move {
-            self.refund_with(&PayabliRefund::from(request.clone()))
-                .await
-        })
+        Box::pin(async move { self.send_refund(request, None).await })
     }
 
     /// Reconciles through Y-L1 on the original (§3.6, §0.5): for a full refund a non-zero
@@ -320,5 +327,6 @@ mod tests {
         assert_eq!(caps.idempotency_window, Some(Duration::from_secs(120)));
         assert!(caps.snapshot_for_partial);
         assert!(!caps.lookup_by_reference);
+        assert_eq!(caps.call_timeout, Some(Duration::from_secs(60)));
     }
 }

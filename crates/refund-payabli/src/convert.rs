@@ -29,8 +29,18 @@ const SNAPSHOT_PREFIX: &str = "refund_id=";
 /// # Errors
 /// `InvalidInput` for a zero partial amount (never sent: Payabli reads 0 as a full refund, §0.3)
 /// and for a transId that cannot be a path segment (§0.2).
+#[cfg(test)]
 pub(crate) fn refund_request(base: &BaseUrl, refund: &PayabliRefund) -> Result<Request, Error> {
-    let request = refund.request();
+    refund_request_with(base, refund.request(), refund_body(refund))
+}
+
+/// [`refund_request`] from a core request and the optional body (borrowed, so that a refund
+/// without Payabli options needs no copy of the request).
+pub(crate) fn refund_request_with(
+    base: &BaseUrl,
+    request: &RefundRequest,
+    body: Option<wire::RefundRequest>,
+) -> Result<Request, Error> {
     let trans_id = request.payment_id().as_str();
     let amount_text;
     let endpoint = match request.amount() {
@@ -60,7 +70,7 @@ pub(crate) fn refund_request(base: &BaseUrl, refund: &PayabliRefund) -> Result<R
     let http = Request::post(endpoint)
         .operation("refund")
         .try_header(IDEMPOTENCY_KEY, request.reference().as_str())?;
-    match refund_body(refund) {
+    match body {
         Some(body) => http.json(&body),
         None => Ok(http),
     }

@@ -183,8 +183,9 @@ impl RefundProvider for Client {
     }
 
     /// Full refunds only; no idempotency key; no lookup by reference (contract §2.4, §2.6).
+    /// Every call is one HTTP request bounded by the client's [`timeout`](ClientBuilder::timeout).
     fn capabilities(&self) -> Capabilities {
-        Capabilities::none()
+        Capabilities::none().with_call_timeout(self.http.timeout())
     }
 
     /// N-R1: refunds the whole payment. The request's reason and metadata are not sent (N-R1

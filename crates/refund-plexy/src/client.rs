@@ -148,11 +148,13 @@ impl RefundProvider for Client {
 
     /// Partial refunds, several partial refunds per payment, and lookup by the caller's
     /// reference (P-L2). No idempotency window: Plexy documents no idempotency mechanism
-    /// (§1.6), so a re-sent POST can create a second refund. No snapshot is needed.
+    /// (§1.6), so a re-sent POST can create a second refund. No snapshot is needed. Every call
+    /// is one HTTP request bounded by the client's [`timeout`](ClientBuilder::timeout).
     fn capabilities(&self) -> Capabilities {
         Capabilities::none()
             .with_multiple_partial_refunds()
             .with_lookup_by_reference()
+            .with_call_timeout(self.http.timeout())
     }
 
     /// Sends one refund (P-R1 for a full refund, P-R2 for a partial one) and never retries.
@@ -357,6 +359,15 @@ mod tests {
         assert!(caps.lookup_by_reference);
         assert_eq!(caps.idempotency_window, None);
         assert!(!caps.snapshot_for_partial);
+        assert_eq!(caps.call_timeout, Some(Duration::from_secs(60)));
+        let quick = Client::builder("k")
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap();
+        assert_eq!(
+            quick.capabilities().call_timeout,
+            Some(Duration::from_secs(5))
+        );
     }
 
     #[test]
