@@ -43,22 +43,77 @@ impl Serialize for FlexId {
 }
 
 impl<'de> Deserialize<'de> for FlexId {
+    /// A plain string, or an object whose `Value` (or `value`) member is a string; other
+    /// members are ignored. A visitor rather than an untagged enum: ids are in every answer,
+    /// and an untagged enum buffers each one before trying its forms.
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Form {
-            Plain(String),
-            Wrapped {
-                #[serde(rename = "Value", alias = "value")]
-                value: String,
-            },
+        deserializer
+            .deserialize_any(FlexIdVisitor)
+            .map_err(|_: D::Error| serde::de::Error::custom(FLEX_ID_EXPECTED))
+    }
+}
+
+const FLEX_ID_EXPECTED: &str = "expected an id string or {\"Value\": string}";
+
+struct FlexIdVisitor;
+
+impl<'de> serde::de::Visitor<'de> for FlexIdVisitor {
+    type Value = FlexId;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(FLEX_ID_EXPECTED)
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<FlexId, E> {
+        Ok(FlexId(v.to_owned()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<FlexId, E> {
+        Ok(FlexId(v))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<FlexId, A::Error> {
+        let mut value: Option<String> = None;
+        while let Some(key) = map.next_key::<WrappedKey>()? {
+            match key {
+                WrappedKey::Value if value.is_some() => {
+                    return Err(serde::de::Error::duplicate_field("Value"));
+                }
+                WrappedKey::Value => value = Some(map.next_value()?),
+                WrappedKey::Other => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
         }
-        match Form::deserialize(deserializer) {
-            Ok(Form::Plain(id) | Form::Wrapped { value: id }) => Ok(FlexId(id)),
-            Err(_) => Err(serde::de::Error::custom(
-                "expected an id string or {\"Value\": string}",
-            )),
+        value
+            .map(FlexId)
+            .ok_or_else(|| serde::de::Error::missing_field("Value"))
+    }
+}
+
+/// A member name of a wrapped id: `Value`/`value`, or anything else.
+enum WrappedKey {
+    Value,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for WrappedKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = WrappedKey;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<WrappedKey, E> {
+                Ok(if v == "Value" || v == "value" {
+                    WrappedKey::Value
+                } else {
+                    WrappedKey::Other
+                })
+            }
         }
+        deserializer.deserialize_identifier(KeyVisitor)
     }
 }
 
@@ -391,6 +446,25 @@ mod tests {
         assert_eq!(id.as_str(), "x");
         assert!(serde_json::from_str::<FlexId>("12").is_err());
         assert!(serde_json::from_str::<FlexId>(r#"{"Id":"x"}"#).is_err());
+
+        let id: FlexId = serde_json::from_str(r#"{"Kind":1,"Value":"w","x":[{}]}"#).unwrap();
+        assert_eq!(id.as_str(), "w");
+        let escaped: FlexId = serde_json::from_str(r#""a\"b\u00e9""#).unwrap();
+        assert_eq!(escaped.as_str(), "a\"b\u{e9}");
+        for bad in [
+            r#"{"Value":"a","value":"b"}"#,
+            r#"{"Value":5}"#,
+            r#"{"Value":null}"#,
+            "null",
+            "[]",
+            "true",
+        ] {
+            let err = serde_json::from_str::<FlexId>(bad).unwrap_err().to_string();
+            assert!(
+                err.starts_with(r#"expected an id string or {"Value": string}"#),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]
