@@ -19,9 +19,9 @@ use refund_core::{
     Currency, Money, PaymentId, ProviderId, RefundReference, RefundRequest, RefundStatus,
 };
 use refund_facade::{ClientOptions, ReconcilePolicy, RefundOutcome, Router};
-use refund_sandbox::payabli::PayabliPayment;
-use refund_sandbox::paynext::PayNextPayment;
-use refund_sandbox::plexy::PlexyPayment;
+use refund_sandbox::payabli::{PayabliConfig, PayabliPayment};
+use refund_sandbox::paynext::{PayNextConfig, PayNextPayment};
+use refund_sandbox::plexy::{PlexyConfig, PlexyPayment};
 use refund_sandbox::{Fault, FaultKind, Operation, Sandbox};
 
 /// The client timeout: short, so that a delayed answer times out.
@@ -366,7 +366,15 @@ async fn fault_matrix() {
 /// with a lost answer: every one gets the right outcome and no reference is applied twice.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_refunds() {
-    let sandbox = Sandbox::start().await.unwrap();
+    // PayNext refunds stay pending for the whole test: with the default 1 s delay, a refund
+    // reported Pending could settle before its truth is read on a busy machine.
+    let sandbox = Sandbox::start_with(
+        PlexyConfig::default(),
+        PayNextConfig::default().refund_delay(Duration::from_secs(3600)),
+        PayabliConfig::default(),
+    )
+    .await
+    .unwrap();
     let clock = ManualClock::default();
     // A generous timeout: 1,000 requests at once on a small machine are slow, and this test is
     // about correctness, not about timeouts (the matrix covers those).
