@@ -233,6 +233,18 @@ Intro.
 ";
 
     #[test]
+    fn a_section_without_commits_or_notes_says_so() {
+        let v = Version::new(0, 2, 0);
+        let empty = render_section(&v, "2026-01-02", &[], "");
+        assert_eq!(
+            empty,
+            "## [0.2.0] - 2026-01-02\n\nNo changes since the previous release.\n"
+        );
+        let noted = render_section(&v, "2026-01-02", &[], "- a note\n");
+        assert_eq!(noted, "## [0.2.0] - 2026-01-02\n\n- a note\n");
+    }
+
+    #[test]
     fn section_from_a_scripted_repository_groups_commits_since_the_last_tag() {
         let dir = tempfile::tempdir().unwrap();
         let repo = dir.path();
