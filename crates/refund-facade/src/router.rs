@@ -379,12 +379,20 @@ impl Router {
             return Ok(None);
         }
         let payment = request.payment_id();
+        self.lookup(|| provider.snapshot(payment)).await
+    }
+
+    /// A read-only provider call under the lookup retry policy.
+    async fn lookup<T, Fut>(&self, mut call: impl FnMut() -> Fut) -> Result<T>
+    where
+        Fut: Future<Output = Result<T>>,
+    {
         refund_core::retry::run(
             &self.inner.retry,
             Operation::Lookup,
             self.inner.sleeper.as_ref(),
             self.inner.jitter,
-            |_| provider.snapshot(payment),
+            |_| call(),
         )
         .await
     }
@@ -433,15 +441,7 @@ impl Router {
             payment = %query.payment_id,
             reference = %query.reference,
         );
-        refund_core::retry::run(
-            &self.inner.retry,
-            Operation::Lookup,
-            self.inner.sleeper.as_ref(),
-            self.inner.jitter,
-            |_| p.find_refund(query),
-        )
-        .instrument(span)
-        .await
+        self.lookup(|| p.find_refund(query)).instrument(span).await
     }
 
     /// Shorthand for [`status`](Self::status) of a full refund.
