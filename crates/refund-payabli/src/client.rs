@@ -2,11 +2,9 @@
 //! [`RefundProvider`] trait, plus Payabli's own options.
 
 use std::fmt;
-use std::time::Duration;
 
 use refund_core::http::{
-    Auth, BaseUrl, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpClient, refund_outcome_error,
-    reqwest,
+    Auth, BaseUrl, ClientSettings, HttpClient, ProviderClient, refund_outcome_error,
 };
 use refund_core::{
     BoxFuture, Capabilities, Error, Lookup, PaymentId, ProviderId, Refund, RefundProvider,
@@ -41,13 +39,7 @@ const _: () = {
 impl Client {
     /// Starts building a client with the Payabli API token (sent as `requestToken`).
     pub fn builder(api_key: impl Into<Secret>) -> ClientBuilder {
-        ClientBuilder {
-            api_key: api_key.into(),
-            base_url: PRODUCTION_BASE_URL.to_owned(),
-            timeout: DEFAULT_TIMEOUT,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            http_client: None,
-        }
+        ClientBuilder::new(api_key)
     }
 
     /// The base URL requests go to (`https://api.payabli.com/api` by default).
@@ -198,83 +190,27 @@ impl RefundProvider for Client {
     }
 }
 
-/// Builds a [`Client`]; see [`Client::builder`]. Errors are reported by [`build`](Self::build).
-#[must_use]
-pub struct ClientBuilder {
-    api_key: Secret,
-    base_url: String,
-    timeout: Duration,
-    connect_timeout: Duration,
-    http_client: Option<reqwest::Client>,
-}
+/// Builds a [`Client`]; see [`Client::builder`] and the methods of
+/// [`refund_core::http::ClientBuilder`].
+pub type ClientBuilder = refund_core::http::ClientBuilder<Client>;
 
-impl ClientBuilder {
-    /// Sets the base URL, such as [`SANDBOX_BASE_URL`](crate::SANDBOX_BASE_URL) or a local test
-    /// server. Default [`PRODUCTION_BASE_URL`]. Checked by [`build`](Self::build): https only,
-    /// plain http only for a loopback host.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
-        self
-    }
+impl ProviderClient for Client {
+    const DEFAULT_BASE_URL: &'static str = PRODUCTION_BASE_URL;
 
-    /// Sets the whole-request timeout, from sending to the last body byte. Default 60 s.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Sets the connect timeout. Default 10 s. Ignored when a client is supplied with
-    /// [`http_client`](Self::http_client).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Uses this `reqwest::Client` (reqwest 0.13) instead of building one, to share a
-    /// connection pool or configure proxies. Build it with
-    /// `redirect(reqwest::redirect::Policy::none())`: a redirected refund POST would become a
-    /// GET, and a redirect must not carry the token to another host. Default: a client of our
-    /// own.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
-        self
-    }
-
-    /// Builds the client.
-    ///
-    /// # Errors
-    /// [`Config`](refund_core::ErrorKind::Config) when the base URL is invalid (not https, and
-    /// not http on a loopback host), the API token is empty or cannot be sent in a header, a
-    /// timeout is zero, or the HTTP client cannot be built. Messages never show the token.
-    pub fn build(self) -> Result<Client, Error> {
-        let with_provider = |e: Error| e.with_provider(ProviderId::PAYABLI);
-        let base = BaseUrl::parse(&self.base_url).map_err(with_provider)?;
-        let mut http = HttpClient::builder(ProviderId::PAYABLI, USER_AGENT)
-            .auth(Auth::header(AUTH_HEADER, self.api_key))
-            .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout);
-        if let Some(client) = self.http_client {
-            http = http.client(client);
-        }
-        let http = http.build().map_err(with_provider)?;
+    fn from_settings(settings: ClientSettings) -> Result<Self, Error> {
+        let (base, http) = settings.connect(ProviderId::PAYABLI, USER_AGENT, |key| {
+            Auth::header(AUTH_HEADER, key)
+        })?;
         Ok(Client { http, base })
-    }
-}
-
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("api_key", &self.api_key)
-            .field("base_url", &self.base_url)
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("custom_http_client", &self.http_client.is_some())
-            .finish()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use refund_core::http::reqwest;
+
     use refund_core::ErrorKind;
 
     use super::*;

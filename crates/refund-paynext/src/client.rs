@@ -2,11 +2,9 @@
 //! native N-L1 lookup.
 
 use std::fmt;
-use std::time::Duration;
 
 use refund_core::http::{
-    Auth, BaseUrl, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HttpClient, Response,
-    refund_outcome_error, reqwest,
+    Auth, BaseUrl, ClientSettings, HttpClient, ProviderClient, Response, refund_outcome_error,
 };
 use refund_core::retry::Operation;
 use refund_core::{
@@ -37,28 +35,16 @@ const _: () = {
     assert_bounds::<Client>();
 };
 
-/// Configures a [`Client`]; see [`Client::builder`]. `Debug` never prints the API key.
-#[must_use]
-pub struct ClientBuilder {
-    api_key: Secret,
-    base_url: String,
-    timeout: Duration,
-    connect_timeout: Duration,
-    http_client: Option<reqwest::Client>,
-}
+/// Configures a [`Client`]; see [`Client::builder`] and the methods of
+/// [`refund_core::http::ClientBuilder`]. `Debug` never prints the API key.
+pub type ClientBuilder = refund_core::http::ClientBuilder<Client>;
 
 impl Client {
     /// Starts configuring a client that authenticates with `api_key`
     /// (`Authorization: Bearer <key>`, contract §2.2). The key needs the "Refunds: Write"
     /// permission to refund and "Payments: Read" to look payments up.
     pub fn builder(api_key: impl Into<Secret>) -> ClientBuilder {
-        ClientBuilder {
-            api_key: api_key.into(),
-            base_url: PRODUCTION_BASE_URL.to_owned(),
-            timeout: DEFAULT_TIMEOUT,
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            http_client: None,
-        }
+        ClientBuilder::new(api_key)
     }
 
     /// The base URL requests go to (no trailing slash).
@@ -242,76 +228,21 @@ impl fmt::Debug for Client {
     }
 }
 
-impl ClientBuilder {
-    /// Sends requests to `url` instead of [`PRODUCTION_BASE_URL`] (the default), for example
-    /// [`SANDBOX_BASE_URL`](crate::SANDBOX_BASE_URL) or a local emulator. Checked in
-    /// [`build`](Self::build): https, or plain http only for a loopback host.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into();
-        self
-    }
+impl ProviderClient for Client {
+    const DEFAULT_BASE_URL: &'static str = PRODUCTION_BASE_URL;
 
-    /// The whole-request timeout, from sending to the last body byte. Default 60 s.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// The connect timeout (DNS, TCP, TLS). Default 10 s. Ignored with
-    /// [`http_client`](Self::http_client), whose own connect timeout applies.
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Uses this `reqwest::Client` (reqwest 0.13, re-exported as
-    /// `refund_core::http::reqwest`), for example to share a connection pool or set proxies.
-    /// Build it with `redirect(reqwest::redirect::Policy::none())`: a redirected refund POST
-    /// would turn into a GET, and a redirect must not carry the API key elsewhere. Default: a
-    /// client built here, which follows no redirects.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
-        self
-    }
-
-    /// Builds the client. No request is sent.
-    ///
-    /// # Errors
-    /// `Config` when the API key is empty or cannot be sent in a header, the base URL is not
-    /// https (plain http only for a loopback host) or is otherwise invalid, a timeout is zero,
-    /// or the HTTP client cannot be built. Messages never show the key.
-    pub fn build(self) -> Result<Client, Error> {
-        let config = |e: Error| e.with_provider(ProviderId::PAYNEXT);
-        if self.api_key.expose_secret().trim().is_empty() {
-            return Err(config(Error::config("the API key is empty")));
-        }
-        let base_url = BaseUrl::parse(&self.base_url).map_err(config)?;
-        let mut http = HttpClient::builder(ProviderId::PAYNEXT, USER_AGENT)
-            .auth(Auth::bearer(self.api_key))
-            .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout);
-        if let Some(client) = self.http_client {
-            http = http.client(client);
-        }
-        let http = http.build().map_err(config)?;
+    fn from_settings(settings: ClientSettings) -> Result<Self, Error> {
+        let (base_url, http) = settings.connect(ProviderId::PAYNEXT, USER_AGENT, Auth::bearer)?;
         Ok(Client { http, base_url })
-    }
-}
-
-impl fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("api_key", &self.api_key)
-            .field("base_url", &self.base_url)
-            .field("timeout", &self.timeout)
-            .field("connect_timeout", &self.connect_timeout)
-            .field("custom_http_client", &self.http_client.is_some())
-            .finish()
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use refund_core::http::reqwest;
+
     use super::*;
 
     #[test]

@@ -43,11 +43,13 @@
 //!
 //! The defaults (timeouts, size cap) are not covered by semver.
 
+mod builder;
 mod client;
 mod endpoint;
 mod request;
 mod response;
 
+pub use builder::{ClientBuilder, ClientSettings, ProviderClient};
 pub use client::{
     Auth, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HttpClient,
     HttpClientBuilder,
