@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -180,7 +181,8 @@ impl HttpClient {
     /// - [`Transport`](ErrorKind::Transport), never reached: DNS failure, connection refused,
     ///   TLS handshake failure;
     /// - [`Timeout`](ErrorKind::Timeout), never reached: the connect timeout elapsed;
-    /// - [`Timeout`](ErrorKind::Timeout), may have reached: the whole-request timeout elapsed;
+    /// - [`Timeout`](ErrorKind::Timeout), may have reached: the whole-request timeout elapsed
+    ///   (even while still connecting: whether the request left is then not known);
     /// - [`Transport`](ErrorKind::Transport), may have reached: the connection broke after the
     ///   request may have been written;
     /// - [`Decode`](ErrorKind::Decode): the body is larger than the size cap (with the status);
@@ -247,15 +249,18 @@ impl HttpClient {
         let mut builder = inner
             .client
             .request(method, endpoint.url().clone())
-            .headers(headers)
-            .timeout(inner.timeout);
+            .headers(headers);
         if let Some(body) = body {
             builder = builder.body(body);
         }
 
-        let mut response = builder
-            .send()
+        // One deadline for the whole exchange, body included: a single timer, registered once
+        // and shared by both phases (reqwest's per-request timeout would box its own).
+        let deadline = tokio::time::sleep(inner.timeout);
+        let mut deadline = std::pin::pin!(deadline);
+        let mut response = within(deadline.as_mut(), builder.send())
             .await
+            .ok_or_else(|| self.request_timeout())?
             .map_err(|e| self.transport_error(e, Phase::Send))?;
         let received_at = inner.clock.now();
         let status = response.status();
@@ -277,9 +282,9 @@ impl HttpClient {
             .min(cap);
         let mut buf = BytesMut::with_capacity(initial);
         loop {
-            let chunk = response
-                .chunk()
+            let chunk = within(deadline.as_mut(), response.chunk())
                 .await
+                .ok_or_else(|| partial.decorate(self.request_timeout()))?
                 .map_err(|e| partial.decorate(self.transport_error(e, Phase::Body)))?;
             let Some(chunk) = chunk else { break };
             if buf.len().saturating_add(chunk.len()) > cap {
@@ -292,6 +297,19 @@ impl HttpClient {
 
     /// Classifies a reqwest failure. The URL is stripped from the source, so that neither the
     /// path nor a query can reach a log through `Debug`.
+    /// The whole-request deadline passed: the request may have been written.
+    fn request_timeout(&self) -> Error {
+        Error::new(
+            ErrorKind::Timeout,
+            format!(
+                "no complete answer within the request timeout ({}s)",
+                seconds_text(self.inner.timeout)
+            ),
+        )
+        .with_reach(Reach::MayHaveReached)
+        .with_provider(self.inner.provider.clone())
+    }
+
     fn transport_error(&self, error: reqwest::Error, phase: Phase) -> Error {
         let timeout = error.is_timeout();
         let (kind, reach, what) = if error.is_builder() {
@@ -358,6 +376,21 @@ impl HttpClient {
 }
 
 /// Formats a duration in seconds, to the millisecond, without float arithmetic (`0.2`, `60`).
+/// `future`'s output, or `None` when `deadline` passes first.
+async fn within<F: Future>(
+    mut deadline: std::pin::Pin<&mut tokio::time::Sleep>,
+    future: F,
+) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(output) = future.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        deadline.as_mut().poll(cx).map(|()| None)
+    })
+    .await
+}
+
 fn seconds_text(duration: Duration) -> String {
     let millis = duration.subsec_millis();
     if millis == 0 {
