@@ -6,6 +6,7 @@
 //! and we write amounts as raw literals, so `10.50` goes out as `10.50`, never `10.5` or
 //! `10.499999`.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -152,9 +153,84 @@ fn excerpt(text: &str) -> String {
     out
 }
 
+/// A JSON member name as a generated decoder reads it: borrowed from the input when it holds no
+/// escapes (no allocation per member), owned otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key<'de>(Cow<'de, str>);
+
+impl Key<'_> {
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name in ASCII lower case, for decoders that match names in any case. Written into
+    /// `buf` when the name has upper-case letters and fits (no allocation), else allocated.
+    pub fn folded<'b>(&'b self, buf: &'b mut [u8; KEY_BUF]) -> Cow<'b, str> {
+        let name = self.as_str();
+        if !name.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Cow::Borrowed(name);
+        }
+        if let Some(slot) = buf.get_mut(..name.len()) {
+            slot.copy_from_slice(name.as_bytes());
+            slot.make_ascii_lowercase();
+            // Lower-casing ASCII bytes keeps UTF-8 valid.
+            if let Ok(folded) = std::str::from_utf8(slot) {
+                return Cow::Borrowed(folded);
+            }
+        }
+        Cow::Owned(name.to_ascii_lowercase())
+    }
+}
+
+/// The size of the buffer [`Key::folded`] writes into: longer names are allocated.
+pub const KEY_BUF: usize = 64;
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_borrow_when_they_can_and_fold_without_allocating() {
+        let plain: Key<'_> = serde_json::from_str(r#""transId""#).unwrap();
+        assert!(matches!(plain.0, Cow::Borrowed("transId")));
+        let escaped: Key<'_> = serde_json::from_str(r#""trans\u0049d""#).unwrap();
+        assert!(matches!(&escaped.0, Cow::Owned(s) if s == "transId"));
+
+        let mut buf = [0; KEY_BUF];
+        assert!(matches!(plain.folded(&mut buf), Cow::Borrowed("transid")));
+        let lower = Key(Cow::Borrowed("already_lower"));
+        assert!(matches!(lower.folded(&mut buf), Cow::Borrowed("already_lower")));
+        let long = Key(Cow::Owned("A".repeat(KEY_BUF + 1)));
+        assert_eq!(long.folded(&mut buf), "a".repeat(KEY_BUF + 1));
+        let exact = Key(Cow::Owned("B".repeat(KEY_BUF)));
+        assert_eq!(exact.folded(&mut buf), "b".repeat(KEY_BUF));
+        let unicode = Key(Cow::Borrowed("Ünïcode-ID"));
+        assert_eq!(unicode.folded(&mut buf), "Ünïcode-id");
+        assert!(serde_json::from_str::<Key<'_>>("5").is_err());
+    }
 
     #[test]
     fn parses_json_literals_exactly() {

@@ -309,10 +309,15 @@ impl Ctx<'_> {
         } else {
             TokenStream::new()
         };
-        let key = if fold {
-            quote!(key.to_ascii_lowercase().as_str())
+        // Member names are borrowed from the input (`Key`), and folded into a stack buffer
+        // when matched in any case: no allocation per member.
+        let (key_buf, key) = if fold {
+            (
+                quote!(let mut key_buf = [0u8; refund_core::json::KEY_BUF];),
+                quote!(&*key.folded(&mut key_buf)),
+            )
         } else {
-            quote!(key.as_str())
+            (TokenStream::new(), quote!(key.as_str()))
         };
         let names = if fold {
             "in any ASCII case (`x-case-insensitive`)"
@@ -354,7 +359,8 @@ impl Ctx<'_> {
                         }
                         fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<#ident, A::Error> {
                             #(#slots)*
-                            while let Some(key) = map.next_key::<String>()? {
+                            #key_buf
+                            while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                                 match #key {
                                     #(#arms)*
                                     _ => {

@@ -386,7 +386,10 @@ fn case_insensitive_objects_get_a_key_folding_deserializer() {
         "#[serde(rename = \"PaymentTransId\", skip_serializing_if = \"Option::is_none\")]",
     );
     assert_has(&out, "impl<'de> serde::Deserialize<'de> for Details {");
-    assert_has(&out, "match key.to_ascii_lowercase().as_str() {");
+    assert_has(
+        &out,
+        "let mut key_buf = [0u8; refund_core::json::KEY_BUF]; while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? { match &*key.folded(&mut key_buf) {",
+    );
     assert_has(
         &out,
         "\"paymenttransid\" => { let value = map.next_value::<Option<String>>()?; if value.is_some() { if payment_trans_id.is_some() && payment_trans_id != value { return Err(<A::Error as serde::de::Error>::custom(\"`PaymentTransId` is given twice with different values\")); } payment_trans_id = value; } }",

@@ -60,7 +60,7 @@ impl<'de> serde::Deserialize<'de> for RefundRequest {
                 let mut source: Option<String> = None;
                 let mut ipaddress: Option<String> = None;
                 let mut refund_details: Option<RefundDetails> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "orderId" => {
                             let value = map.next_value::<Option<String>>()?;
@@ -141,7 +141,7 @@ impl<'de> serde::Deserialize<'de> for RefundDetails {
             ) -> Result<RefundDetails, A::Error> {
                 let mut categories: Option<Vec<RefundCategory>> = None;
                 let mut split_refunding: Option<Vec<SplitRefundingInstruction>> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "categories" => {
                             let value = map.next_value::<Option<Vec<RefundCategory>>>()?;
@@ -209,7 +209,7 @@ impl<'de> serde::Deserialize<'de> for RefundCategory {
                 let mut description: Option<String> = None;
                 let mut amount: Option<refund_core::JsonDecimal> = None;
                 let mut qty: Option<i64> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "label" => {
                             let value = map.next_value::<Option<String>>()?;
@@ -291,7 +291,7 @@ impl<'de> serde::Deserialize<'de> for SplitRefundingInstruction {
                 let mut account_id: Option<String> = None;
                 let mut description: Option<String> = None;
                 let mut amount: Option<refund_core::JsonDecimal> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "originationEntryPoint" => {
                             let value = map.next_value::<Option<String>>()?;
@@ -384,7 +384,7 @@ impl<'de> serde::Deserialize<'de> for RefundResponseWrapper {
                 let mut action: Option<String> = None;
                 let mut data: Option<V2TransactionDetails> = None;
                 let mut token: Option<String> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "code" => {
                             let value = map.next_value::<Option<ResultCode>>()?;
@@ -622,8 +622,9 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                 let mut transaction_time: Option<String> = None;
                 let mut payment_data: Option<PaymentData> = None;
                 let mut response_data: Option<ResponseData> = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.to_ascii_lowercase().as_str() {
+                let mut key_buf = [0u8; refund_core::json::KEY_BUF];
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
+                    match &*key.folded(&mut key_buf) {
                         "paymenttransid" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
@@ -938,8 +939,9 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                 let mut payment_data: Option<PaymentData> = None;
                 let mut response_data: Option<ResponseData> = None;
                 let mut transaction_events: Option<Vec<TransactionEvent>> = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.to_ascii_lowercase().as_str() {
+                let mut key_buf = [0u8; refund_core::json::KEY_BUF];
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
+                    match &*key.folded(&mut key_buf) {
                         "paymenttransid" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
@@ -1280,8 +1282,9 @@ impl<'de> serde::Deserialize<'de> for PaymentData {
                 let mut masked_account: Option<String> = None;
                 let mut account_type: Option<String> = None;
                 let mut payment_details: Option<PaymentDetails> = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.to_ascii_lowercase().as_str() {
+                let mut key_buf = [0u8; refund_core::json::KEY_BUF];
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
+                    match &*key.folded(&mut key_buf) {
                         "maskedaccount" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
@@ -1375,8 +1378,9 @@ impl<'de> serde::Deserialize<'de> for PaymentDetails {
                 let mut total_amount: Option<refund_core::JsonDecimal> = None;
                 let mut service_fee: Option<refund_core::JsonDecimal> = None;
                 let mut currency: Option<String> = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.to_ascii_lowercase().as_str() {
+                let mut key_buf = [0u8; refund_core::json::KEY_BUF];
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
+                    match &*key.folded(&mut key_buf) {
                         "totalamount" => {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
@@ -1481,8 +1485,9 @@ impl<'de> serde::Deserialize<'de> for ResponseData {
                 let mut transactionid: Option<String> = None;
                 let mut response_code: Option<String> = None;
                 let mut response_code_text: Option<String> = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.to_ascii_lowercase().as_str() {
+                let mut key_buf = [0u8; refund_core::json::KEY_BUF];
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
+                    match &*key.folded(&mut key_buf) {
                         "resultcode" => {
                             let value = map.next_value::<Option<ResultCode>>()?;
                             if value.is_some() {
@@ -1632,8 +1637,9 @@ impl<'de> serde::Deserialize<'de> for TransactionEvent {
                 let mut trans_event: Option<String> = None;
                 let mut event_time: Option<String> = None;
                 let mut event_data: Option<serde_json::Value> = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.to_ascii_lowercase().as_str() {
+                let mut key_buf = [0u8; refund_core::json::KEY_BUF];
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
+                    match &*key.folded(&mut key_buf) {
                         "transevent" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
@@ -1744,7 +1750,7 @@ impl<'de> serde::Deserialize<'de> for V2BadRequestError {
                     std::collections::BTreeMap<String, Vec<FieldError>>,
                 > = None;
                 let mut token: Option<String> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "type" => {
                             let value = map.next_value::<Option<String>>()?;
@@ -1849,7 +1855,7 @@ impl<'de> serde::Deserialize<'de> for FieldError {
             ) -> Result<FieldError, A::Error> {
                 let mut message: Option<String> = None;
                 let mut suggestion: Option<String> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "message" => {
                             let value = map.next_value::<Option<String>>()?;
@@ -1918,7 +1924,7 @@ impl<'de> serde::Deserialize<'de> for PayabliErrorBody {
                 let mut response_code: Option<i64> = None;
                 let mut response_text: Option<String> = None;
                 let mut response_data: Option<PayabliErrorDetails> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "isSuccess" => {
                             let value = map.next_value::<Option<bool>>()?;
@@ -1992,7 +1998,7 @@ impl<'de> serde::Deserialize<'de> for PayabliErrorDetails {
             ) -> Result<PayabliErrorDetails, A::Error> {
                 let mut explanation: Option<String> = None;
                 let mut todo_action: Option<String> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "explanation" => {
                             let value = map.next_value::<Option<String>>()?;
@@ -2058,7 +2064,7 @@ impl<'de> serde::Deserialize<'de> for V2InternalServerError {
                 let mut status: Option<i64> = None;
                 let mut detail: Option<String> = None;
                 let mut instance: Option<String> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "title" => {
                             let value = map.next_value::<Option<String>>()?;
@@ -2190,8 +2196,9 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                 let mut response_code_text: Option<String> = None;
                 let mut result_code: Option<ResultCode> = None;
                 let mut result_code_text: Option<String> = None;
-                while let Some(key) = map.next_key::<String>()? {
-                    match key.to_ascii_lowercase().as_str() {
+                let mut key_buf = [0u8; refund_core::json::KEY_BUF];
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
+                    match &*key.folded(&mut key_buf) {
                         "event" => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {

@@ -81,7 +81,7 @@ impl<'de> serde::Deserialize<'de> for Payment {
                 let mut metadata: Option<serde_json::Value> = None;
                 let mut created_at: Option<String> = None;
                 let mut updated_at: Option<String> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "id" => {
                             let value = map.next_value::<Option<String>>()?;
@@ -292,7 +292,7 @@ impl<'de> serde::Deserialize<'de> for PaymentRefund {
                 let mut processor_transaction_id: Option<String> = None;
                 let mut created_at: Option<String> = None;
                 let mut updated_at: Option<String> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "amount" => {
                             let value = map.next_value::<Option<i64>>()?;
@@ -532,7 +532,7 @@ impl<'de> serde::Deserialize<'de> for StatusReason {
             ) -> Result<StatusReason, A::Error> {
                 let mut status: Option<String> = None;
                 let mut status_reason: Option<StatusReasonDetails> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "status" => {
                             let value = map.next_value::<Option<String>>()?;
@@ -595,7 +595,7 @@ impl<'de> serde::Deserialize<'de> for StatusReasonDetails {
                 let mut advice_code: Option<AdviceCode> = None;
                 let mut decline_code: Option<DeclineCode> = None;
                 let mut message: Option<String> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "advice_code" => {
                             let value = map.next_value::<Option<AdviceCode>>()?;
@@ -796,7 +796,7 @@ impl<'de> serde::Deserialize<'de> for WebhookEvent {
                 let mut type_: Option<String> = None;
                 let mut timestamp: Option<String> = None;
                 let mut data: Option<WebhookData> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "type" => {
                             let value = map.next_value::<Option<String>>()?;
@@ -930,7 +930,7 @@ impl<'de> serde::Deserialize<'de> for WebhookRefund {
                 let mut processor_transaction_id: Option<String> = None;
                 let mut created_at: Option<String> = None;
                 let mut updated_at: Option<String> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "payment_id" => {
                             let value = map.next_value::<Option<String>>()?;
@@ -1033,7 +1033,7 @@ impl<'de> serde::Deserialize<'de> for ErrorBody {
                 mut map: A,
             ) -> Result<ErrorBody, A::Error> {
                 let mut error: Option<ErrorDetail> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "error" => {
                             let value = map.next_value::<Option<ErrorDetail>>()?;
@@ -1081,7 +1081,7 @@ impl<'de> serde::Deserialize<'de> for ErrorDetail {
                 mut map: A,
             ) -> Result<ErrorDetail, A::Error> {
                 let mut message: Option<String> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "message" => {
                             let value = map.next_value::<Option<String>>()?;

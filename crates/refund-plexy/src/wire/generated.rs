@@ -92,7 +92,7 @@ impl<'de> serde::Deserialize<'de> for PartialRefundRequest {
                 let mut minor_amount: Option<i64> = None;
                 let mut order_reference: Option<OrderReference> = None;
                 let mut description: Option<String> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "amount" => {
                             let value = map
@@ -180,7 +180,7 @@ impl<'de> serde::Deserialize<'de> for FullRefundRequest {
             ) -> Result<FullRefundRequest, A::Error> {
                 let mut order_reference: Option<OrderReference> = None;
                 let mut description: Option<String> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "orderReference" => {
                             let value = map.next_value::<Option<OrderReference>>()?;
@@ -294,7 +294,7 @@ impl<'de> serde::Deserialize<'de> for RefundResponse {
                 let mut message: Option<String> = None;
                 let mut auth_code: Option<String> = None;
                 let mut network_transaction_reference: Option<String> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "id" => {
                             let value = map.next_value::<Option<crate::wire::FlexId>>()?;
@@ -703,7 +703,7 @@ impl<'de> serde::Deserialize<'de> for Transaction {
                 let mut message: Option<String> = None;
                 let mut created_at: Option<String> = None;
                 let mut updated_at: Option<String> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "id" | "transactionId" => {
                             let value = map.next_value::<Option<crate::wire::FlexId>>()?;
@@ -964,7 +964,7 @@ impl<'de> serde::Deserialize<'de> for TransactionList {
                 mut map: A,
             ) -> Result<TransactionList, A::Error> {
                 let mut data: Option<Vec<Transaction>> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "data" => {
                             let value = map.next_value::<Option<Vec<Transaction>>>()?;
@@ -1074,7 +1074,7 @@ impl<'de> serde::Deserialize<'de> for WebhookEnvelope {
                 let mut name: Option<String> = None;
                 let mut merchant_id: Option<serde_json::Value> = None;
                 let mut data: Option<Transaction> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "name" => {
                             let value = map.next_value::<Option<String>>()?;
@@ -1151,7 +1151,7 @@ impl<'de> serde::Deserialize<'de> for ErrorBody {
                 let mut message: Option<String> = None;
                 let mut source: Option<String> = None;
                 let mut type_: Option<ErrorType> = None;
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
                     match key.as_str() {
                         "code" => {
                             let value = map
