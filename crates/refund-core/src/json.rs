@@ -222,7 +222,10 @@ mod tests {
         let mut buf = [0; KEY_BUF];
         assert!(matches!(plain.folded(&mut buf), Cow::Borrowed("transid")));
         let lower = Key(Cow::Borrowed("already_lower"));
-        assert!(matches!(lower.folded(&mut buf), Cow::Borrowed("already_lower")));
+        assert!(matches!(
+            lower.folded(&mut buf),
+            Cow::Borrowed("already_lower")
+        ));
         let long = Key(Cow::Owned("A".repeat(KEY_BUF + 1)));
         assert_eq!(long.folded(&mut buf), "a".repeat(KEY_BUF + 1));
         let exact = Key(Cow::Owned("B".repeat(KEY_BUF)));
