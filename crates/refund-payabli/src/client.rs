@@ -209,19 +209,15 @@ impl ProviderClient for Client {
 mod tests {
     use std::time::Duration;
 
-    use refund_core::http::reqwest;
-
     use refund_core::ErrorKind;
 
     use super::*;
 
     #[test]
-    fn builder_defaults_and_checks() {
+    fn builder_defaults_and_urls() {
         let client = Client::builder("tok_SECRET_1").build().unwrap();
         assert_eq!(client.base_url(), "https://api.payabli.com/api");
         assert!(!format!("{client:?}").contains("tok_SECRET_1"));
-        let builder = Client::builder("tok_SECRET_1");
-        assert!(!format!("{builder:?}").contains("tok_SECRET_1"));
         let sandbox = Client::builder("t")
             .base_url(crate::SANDBOX_BASE_URL)
             .build()
@@ -233,26 +229,10 @@ mod tests {
             .unwrap();
         assert_eq!(local.base_url(), "http://127.0.0.1:8080/api");
 
-        for builder in [
-            Client::builder("t").base_url("http://api.payabli.com/api"),
-            Client::builder("t").base_url("not a url"),
-            Client::builder(""),
-            Client::builder("  "),
-            Client::builder("tok\nSECRET"),
-            Client::builder("t").timeout(Duration::ZERO),
-            Client::builder("t").connect_timeout(Duration::ZERO),
-        ] {
-            let err = builder.build().unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::Config);
-            assert_eq!(err.provider(), Some(&ProviderId::PAYABLI));
-            assert!(!err.to_string().contains("SECRET"), "{err}");
-        }
-        assert!(
-            Client::builder("t")
-                .http_client(reqwest::Client::new())
-                .build()
-                .is_ok()
-        );
+        // The shared builder's checks are tested in refund-core; errors name Payabli.
+        let err = Client::builder("").build().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert_eq!(err.provider(), Some(&ProviderId::PAYABLI));
     }
 
     #[test]

@@ -246,7 +246,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builder_defaults_and_checks() {
+    fn builder_defaults_and_urls() {
         let client = Client::builder("sk_live_SECRET").build().unwrap();
         assert_eq!(client.base_url(), "https://api.paynext.com");
         assert_eq!(client.provider(), ProviderId::PAYNEXT);
@@ -268,31 +268,10 @@ mod tests {
             .unwrap();
         assert_eq!(local.base_url(), "http://127.0.0.1:8080");
 
-        for (builder, needle) in [
-            (Client::builder(""), "empty"),
-            (Client::builder("  "), "empty"),
-            (Client::builder("line\nbreak-SECRET"), "header"),
-            (
-                Client::builder("SECRET").base_url("http://api.paynext.com"),
-                "https",
-            ),
-            (Client::builder("SECRET").base_url("not a url"), "URL"),
-            (
-                Client::builder("SECRET").timeout(Duration::ZERO),
-                "timeouts",
-            ),
-            (
-                Client::builder("SECRET").connect_timeout(Duration::ZERO),
-                "timeouts",
-            ),
-        ] {
-            let e = builder.build().unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::Config, "{e}");
-            assert!(e.to_string().contains(needle), "{e}");
-            assert!(!e.to_string().contains("SECRET"), "{e}");
-            assert!(!format!("{e:?}").contains("SECRET"), "{e:?}");
-            assert_eq!(e.provider(), Some(&ProviderId::PAYNEXT));
-        }
+        // The shared builder's checks are tested in refund-core; errors name PayNext.
+        let err = Client::builder("  ").build().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert_eq!(err.provider(), Some(&ProviderId::PAYNEXT));
     }
 
     #[test]

@@ -239,17 +239,13 @@ impl ProviderClient for Client {
 mod tests {
     use std::time::Duration;
 
-    use refund_core::http::reqwest;
-
     use super::*;
 
     #[test]
-    fn builder_defaults_and_checks() {
+    fn builder_defaults_and_urls() {
         let client = Client::builder("plexy_SECRET_1").build().unwrap();
         assert_eq!(client.base_url(), "https://api.plexypay.com/v1");
         assert!(!format!("{client:?}").contains("plexy_SECRET_1"));
-        let builder = Client::builder("plexy_SECRET_1");
-        assert!(!format!("{builder:?}").contains("plexy_SECRET_1"));
         let sandbox = Client::builder("k")
             .base_url(crate::SANDBOX_BASE_URL)
             .build()
@@ -261,28 +257,13 @@ mod tests {
             .unwrap();
         assert_eq!(local.base_url(), "http://127.0.0.1:8080/v1");
 
-        for builder in [
-            Client::builder("k").base_url("http://api.plexypay.com/v1"),
-            Client::builder("k").base_url("not a url"),
-            Client::builder("k").base_url("https://user:pw@api.plexypay.com/v1"),
-            Client::builder(""),
-            Client::builder("  "),
-            Client::builder("key\nSECRET"),
-            Client::builder("k").timeout(Duration::ZERO),
-            Client::builder("k").connect_timeout(Duration::ZERO),
-        ] {
-            let err = builder.build().unwrap_err();
-            assert_eq!(err.kind(), ErrorKind::Config);
-            assert_eq!(err.provider(), Some(&ProviderId::PLEXY));
-            assert!(!err.to_string().contains("SECRET"), "{err}");
-            assert!(!format!("{err:?}").contains("SECRET"), "{err:?}");
-        }
-        assert!(
-            Client::builder("k")
-                .http_client(reqwest::Client::new())
-                .build()
-                .is_ok()
-        );
+        // The shared builder's checks are tested in refund-core; errors name Plexy.
+        let err = Client::builder("k")
+            .base_url("http://api.plexypay.com/v1")
+            .build()
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert_eq!(err.provider(), Some(&ProviderId::PLEXY));
     }
 
     #[test]

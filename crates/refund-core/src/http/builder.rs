@@ -150,3 +150,86 @@ impl fmt::Debug for ClientSettings {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+
+    /// A provider client of the simplest kind, to test the shared builder once for all three.
+    #[derive(Debug)]
+    struct Probe {
+        base: BaseUrl,
+        http: HttpClient,
+    }
+
+    impl ProviderClient for Probe {
+        const DEFAULT_BASE_URL: &'static str = "https://api.example.com/v1";
+
+        fn from_settings(settings: ClientSettings) -> Result<Self> {
+            let (base, http) =
+                settings.connect(ProviderId::PLEXY, "refund-probe/0.0.0", |key| {
+                    Auth::header("Authorization", key)
+                })?;
+            Ok(Probe { base, http })
+        }
+    }
+
+    #[test]
+    fn defaults_and_settings_reach_the_client() {
+        let probe = ClientBuilder::<Probe>::new("k").build().unwrap();
+        assert_eq!(probe.base.as_str(), "https://api.example.com/v1");
+        assert_eq!(probe.http.timeout(), DEFAULT_TIMEOUT);
+        assert_eq!(probe.http.connect_timeout(), Some(DEFAULT_CONNECT_TIMEOUT));
+        assert_eq!(probe.http.provider(), &ProviderId::PLEXY);
+
+        let probe = ClientBuilder::<Probe>::new("k")
+            .base_url("http://127.0.0.1:8080/v1/")
+            .timeout(Duration::from_secs(5))
+            .connect_timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        assert_eq!(probe.base.as_str(), "http://127.0.0.1:8080/v1");
+        assert_eq!(probe.http.timeout(), Duration::from_secs(5));
+        assert_eq!(probe.http.connect_timeout(), Some(Duration::from_secs(2)));
+
+        // A caller's reqwest client brings its own connect timeout.
+        let probe = ClientBuilder::<Probe>::new("k")
+            .http_client(reqwest::Client::new())
+            .build()
+            .unwrap();
+        assert_eq!(probe.http.connect_timeout(), None);
+    }
+
+    #[test]
+    fn bad_settings_are_config_errors_naming_the_provider_never_the_key() {
+        let builder = || ClientBuilder::<Probe>::new("k");
+        for (builder, needle) in [
+            (builder().base_url("http://api.example.com/v1"), "https"),
+            (builder().base_url("not a url"), "URL"),
+            (builder().base_url("https://user:pw@api.example.com/v1"), ""),
+            (ClientBuilder::new(""), "empty"),
+            (ClientBuilder::new("  "), "empty"),
+            (ClientBuilder::new("key\nSECRET"), "header"),
+            (builder().timeout(Duration::ZERO), "timeouts"),
+            (builder().connect_timeout(Duration::ZERO), "timeouts"),
+        ] {
+            let err = builder.build().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config, "{err}");
+            assert_eq!(err.provider(), Some(&ProviderId::PLEXY), "{err}");
+            assert!(err.to_string().contains(needle), "{err}");
+            assert!(!err.to_string().contains("SECRET"), "{err}");
+            assert!(!format!("{err:?}").contains("SECRET"), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn debug_never_shows_the_key() {
+        let builder = ClientBuilder::<Probe>::new("probe_SECRET_1");
+        let shown = format!("{builder:?}");
+        assert!(shown.starts_with("ClientBuilder {"), "{shown}");
+        assert!(!shown.contains("probe_SECRET_1"), "{shown}");
+        let probe = builder.build().unwrap();
+        assert!(!format!("{probe:?}").contains("probe_SECRET_1"));
+    }
+}
