@@ -345,7 +345,7 @@ impl Router {
     ) -> Result<RefundOutcome> {
         let (p, caps) = self.check(provider, request)?;
         let snapshot = self.snapshot_if_needed(p, &caps, request).await?;
-        self.drive(provider, request, snapshot.as_ref(), Step::Send)
+        self.drive(provider, (p, caps), request, snapshot.as_ref(), Step::Send)
             .await
     }
 
@@ -404,6 +404,7 @@ impl Router {
     pub async fn execute(&self, prepared: &PreparedRefund) -> Result<RefundOutcome> {
         self.drive(
             &prepared.provider,
+            self.check(&prepared.provider, &prepared.request)?,
             &prepared.request,
             prepared.snapshot.as_ref(),
             Step::Send,
@@ -420,6 +421,7 @@ impl Router {
     pub async fn resume(&self, prepared: &PreparedRefund) -> Result<RefundOutcome> {
         self.drive(
             &prepared.provider,
+            self.check(&prepared.provider, &prepared.request)?,
             &prepared.request,
             prepared.snapshot.as_ref(),
             Step::Reconcile {
@@ -501,14 +503,15 @@ impl Router {
             .unwrap_or_default()
     }
 
+    /// Runs a refund whose provider and capabilities [`check`](Self::check) returned.
     async fn drive(
         &self,
         provider_id: &ProviderId,
+        (provider, caps): (&Arc<dyn RefundProvider>, Capabilities),
         request: &RefundRequest,
         snapshot: Option<&Snapshot>,
         first: Step,
     ) -> Result<RefundOutcome> {
-        let (provider, caps) = self.check(provider_id, request)?;
         let _claim = self.claim(provider_id, request.reference())?;
         let span = tracing::info_span!(
             "refund",
@@ -555,7 +558,7 @@ impl Router {
                     progress.attempts += 1;
                     let t0 = self.inner.clock.now();
                     let result =
-                        bounded(job.timeout, provider.refund(request), provider.provider()).await;
+                        bounded(job.timeout, provider.refund(request), job.provider_id).await;
                     let elapsed_ms = duration_ms(self.elapsed(t0));
                     match result {
                         Ok(refund) => {
@@ -734,7 +737,7 @@ struct Job<'a> {
 async fn bounded<T>(
     timeout: Option<Duration>,
     call: impl Future<Output = Result<T>>,
-    provider: ProviderId,
+    provider: &ProviderId,
 ) -> Result<T> {
     let Some(cap) = timeout else {
         return call.await;
@@ -745,7 +748,7 @@ async fn bounded<T>(
             ErrorKind::OutcomeUnknown,
             "the refund call did not finish within the attempt timeout",
         )
-        .with_provider(provider)),
+        .with_provider(provider.clone())),
     }
 }
 
