@@ -208,6 +208,7 @@ impl Ctx<'_> {
         let mut seen_keys: Vec<(String, String)> = Vec::new();
         let mut slots = Vec::new();
         let mut arms = Vec::new();
+        let (mut exact, mut folded) = (Vec::new(), Vec::new());
         let mut build = Vec::new();
         let mut all_optional = true;
         for (json_name, prop) in &schema.properties {
@@ -259,6 +260,7 @@ impl Ctx<'_> {
             // Reading: the JSON name and its aliases (folded to lower case when asked).
             let mut keys = vec![json_name.clone()];
             keys.extend(prop.aliases.iter().cloned());
+            let spelled = keys.clone();
             if fold {
                 keys = keys.iter().map(|k| k.to_ascii_lowercase()).collect();
             }
@@ -287,15 +289,24 @@ impl Ctx<'_> {
             } else {
                 TokenStream::new()
             };
-            arms.push(quote! {
-                #(#keys)|* => {
-                    let value = map.next_value::<Option<#inner>>()?;
-                    if value.is_some() {
-                        #conflict
-                        #field = value;
-                    }
+            let read = quote! {
+                let value = map.next_value::<Option<#inner>>()?;
+                if value.is_some() {
+                    #conflict
+                    #field = value;
                 }
-            });
+            };
+            if fold {
+                // Names are first matched as the spec spells them (what the vendor sends), and
+                // folded only when that fails: folding every name cost more than the match.
+                let index = u16::try_from(arms.len())
+                    .map_err(|_| "too many properties in one object".to_owned())?;
+                exact.push(quote!(#(#spelled)|* => Some(#index),));
+                folded.push(quote!(#(#keys)|* => Some(#index),));
+                arms.push(quote!(Some(#index) => { #read }));
+            } else {
+                arms.push(quote!(#(#keys)|* => { #read }));
+            }
             build.push(if optional {
                 quote!(#field,)
             } else {
@@ -311,13 +322,22 @@ impl Ctx<'_> {
         };
         // Member names are borrowed from the input (`Key`), and folded into a stack buffer
         // when matched in any case: no allocation per member.
-        let (key_buf, key) = if fold {
+        let (key_buf, field, key) = if fold {
             (
                 quote!(let mut key_buf = [0u8; refund_core::json::KEY_BUF];),
-                quote!(&*key.folded(&mut key_buf)),
+                quote! {
+                    let slot_index = match key.as_str() {
+                        #(#exact)*
+                        _ => match &*key.folded(&mut key_buf) {
+                            #(#folded)*
+                            _ => None,
+                        },
+                    };
+                },
+                quote!(slot_index),
             )
         } else {
-            (TokenStream::new(), quote!(key.as_str()))
+            (TokenStream::new(), TokenStream::new(), quote!(key.as_str()))
         };
         let names = if fold {
             "in any ASCII case (`x-case-insensitive`)"
@@ -361,6 +381,7 @@ impl Ctx<'_> {
                             #(#slots)*
                             #key_buf
                             while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
+                                #field
                                 match #key {
                                     #(#arms)*
                                     _ => {

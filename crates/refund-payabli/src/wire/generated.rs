@@ -624,8 +624,45 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                 let mut response_data: Option<ResponseData> = None;
                 let mut key_buf = [0u8; refund_core::json::KEY_BUF];
                 while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
-                    match &*key.folded(&mut key_buf) {
-                        "paymenttransid" => {
+                    let slot_index = match key.as_str() {
+                        "paymentTransId" => Some(0u16),
+                        "operation" => Some(1u16),
+                        "method" => Some(2u16),
+                        "gatewayTransId" => Some(3u16),
+                        "orderId" => Some(4u16),
+                        "totalAmount" => Some(5u16),
+                        "netAmount" => Some(6u16),
+                        "feeAmount" => Some(7u16),
+                        "transStatus" => Some(8u16),
+                        "settlementStatus" => Some(9u16),
+                        "refundId" => Some(10u16),
+                        "returnedId" => Some(11u16),
+                        "transactionTime" => Some(12u16),
+                        "paymentData" => Some(13u16),
+                        "responseData" => Some(14u16),
+                        _ => {
+                            match &*key.folded(&mut key_buf) {
+                                "paymenttransid" => Some(0u16),
+                                "operation" => Some(1u16),
+                                "method" => Some(2u16),
+                                "gatewaytransid" => Some(3u16),
+                                "orderid" => Some(4u16),
+                                "totalamount" => Some(5u16),
+                                "netamount" => Some(6u16),
+                                "feeamount" => Some(7u16),
+                                "transstatus" => Some(8u16),
+                                "settlementstatus" => Some(9u16),
+                                "refundid" => Some(10u16),
+                                "returnedid" => Some(11u16),
+                                "transactiontime" => Some(12u16),
+                                "paymentdata" => Some(13u16),
+                                "responsedata" => Some(14u16),
+                                _ => None,
+                            }
+                        }
+                    };
+                    match slot_index {
+                        Some(0u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if payment_trans_id.is_some() && payment_trans_id != value {
@@ -638,7 +675,7 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                                 payment_trans_id = value;
                             }
                         }
-                        "operation" => {
+                        Some(1u16) => {
                             let value = map.next_value::<Option<Operation>>()?;
                             if value.is_some() {
                                 if operation.is_some() && operation != value {
@@ -651,7 +688,7 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                                 operation = value;
                             }
                         }
-                        "method" => {
+                        Some(2u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if method.is_some() && method != value {
@@ -664,7 +701,7 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                                 method = value;
                             }
                         }
-                        "gatewaytransid" => {
+                        Some(3u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if gateway_trans_id.is_some() && gateway_trans_id != value {
@@ -677,7 +714,7 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                                 gateway_trans_id = value;
                             }
                         }
-                        "orderid" => {
+                        Some(4u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if order_id.is_some() && order_id != value {
@@ -690,7 +727,7 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                                 order_id = value;
                             }
                         }
-                        "totalamount" => {
+                        Some(5u16) => {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
@@ -704,7 +741,7 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                                 total_amount = value;
                             }
                         }
-                        "netamount" => {
+                        Some(6u16) => {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
@@ -718,7 +755,7 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                                 net_amount = value;
                             }
                         }
-                        "feeamount" => {
+                        Some(7u16) => {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
@@ -732,7 +769,7 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                                 fee_amount = value;
                             }
                         }
-                        "transstatus" => {
+                        Some(8u16) => {
                             let value = map.next_value::<Option<TransStatus>>()?;
                             if value.is_some() {
                                 if trans_status.is_some() && trans_status != value {
@@ -745,7 +782,7 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                                 trans_status = value;
                             }
                         }
-                        "settlementstatus" => {
+                        Some(9u16) => {
                             let value = map.next_value::<Option<SettlementStatus>>()?;
                             if value.is_some() {
                                 if settlement_status.is_some() && settlement_status != value
@@ -759,7 +796,7 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                                 settlement_status = value;
                             }
                         }
-                        "refundid" => {
+                        Some(10u16) => {
                             let value = map.next_value::<Option<i64>>()?;
                             if value.is_some() {
                                 if refund_id.is_some() && refund_id != value {
@@ -772,7 +809,7 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                                 refund_id = value;
                             }
                         }
-                        "returnedid" => {
+                        Some(11u16) => {
                             let value = map.next_value::<Option<i64>>()?;
                             if value.is_some() {
                                 if returned_id.is_some() && returned_id != value {
@@ -785,7 +822,7 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                                 returned_id = value;
                             }
                         }
-                        "transactiontime" => {
+                        Some(12u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if transaction_time.is_some() && transaction_time != value {
@@ -798,7 +835,7 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                                 transaction_time = value;
                             }
                         }
-                        "paymentdata" => {
+                        Some(13u16) => {
                             let value = map.next_value::<Option<PaymentData>>()?;
                             if value.is_some() {
                                 if payment_data.is_some() && payment_data != value {
@@ -811,7 +848,7 @@ impl<'de> serde::Deserialize<'de> for V2TransactionDetails {
                                 payment_data = value;
                             }
                         }
-                        "responsedata" => {
+                        Some(14u16) => {
                             let value = map.next_value::<Option<ResponseData>>()?;
                             if value.is_some() {
                                 if response_data.is_some() && response_data != value {
@@ -941,8 +978,45 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                 let mut transaction_events: Option<Vec<TransactionEvent>> = None;
                 let mut key_buf = [0u8; refund_core::json::KEY_BUF];
                 while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
-                    match &*key.folded(&mut key_buf) {
-                        "paymenttransid" => {
+                    let slot_index = match key.as_str() {
+                        "PaymentTransId" => Some(0u16),
+                        "Operation" => Some(1u16),
+                        "Method" => Some(2u16),
+                        "OrderId" => Some(3u16),
+                        "TotalAmount" => Some(4u16),
+                        "NetAmount" => Some(5u16),
+                        "FeeAmount" => Some(6u16),
+                        "TransStatus" => Some(7u16),
+                        "SettlementStatus" => Some(8u16),
+                        "RefundId" => Some(9u16),
+                        "ReturnedId" => Some(10u16),
+                        "TransactionTime" => Some(11u16),
+                        "PaymentData" => Some(12u16),
+                        "ResponseData" => Some(13u16),
+                        "TransactionEvents" => Some(14u16),
+                        _ => {
+                            match &*key.folded(&mut key_buf) {
+                                "paymenttransid" => Some(0u16),
+                                "operation" => Some(1u16),
+                                "method" => Some(2u16),
+                                "orderid" => Some(3u16),
+                                "totalamount" => Some(4u16),
+                                "netamount" => Some(5u16),
+                                "feeamount" => Some(6u16),
+                                "transstatus" => Some(7u16),
+                                "settlementstatus" => Some(8u16),
+                                "refundid" => Some(9u16),
+                                "returnedid" => Some(10u16),
+                                "transactiontime" => Some(11u16),
+                                "paymentdata" => Some(12u16),
+                                "responsedata" => Some(13u16),
+                                "transactionevents" => Some(14u16),
+                                _ => None,
+                            }
+                        }
+                    };
+                    match slot_index {
+                        Some(0u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if payment_trans_id.is_some() && payment_trans_id != value {
@@ -955,7 +1029,7 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                                 payment_trans_id = value;
                             }
                         }
-                        "operation" => {
+                        Some(1u16) => {
                             let value = map.next_value::<Option<Operation>>()?;
                             if value.is_some() {
                                 if operation.is_some() && operation != value {
@@ -968,7 +1042,7 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                                 operation = value;
                             }
                         }
-                        "method" => {
+                        Some(2u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if method.is_some() && method != value {
@@ -981,7 +1055,7 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                                 method = value;
                             }
                         }
-                        "orderid" => {
+                        Some(3u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if order_id.is_some() && order_id != value {
@@ -994,7 +1068,7 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                                 order_id = value;
                             }
                         }
-                        "totalamount" => {
+                        Some(4u16) => {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
@@ -1008,7 +1082,7 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                                 total_amount = value;
                             }
                         }
-                        "netamount" => {
+                        Some(5u16) => {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
@@ -1022,7 +1096,7 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                                 net_amount = value;
                             }
                         }
-                        "feeamount" => {
+                        Some(6u16) => {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
@@ -1036,7 +1110,7 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                                 fee_amount = value;
                             }
                         }
-                        "transstatus" => {
+                        Some(7u16) => {
                             let value = map.next_value::<Option<TransStatus>>()?;
                             if value.is_some() {
                                 if trans_status.is_some() && trans_status != value {
@@ -1049,7 +1123,7 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                                 trans_status = value;
                             }
                         }
-                        "settlementstatus" => {
+                        Some(8u16) => {
                             let value = map.next_value::<Option<SettlementStatus>>()?;
                             if value.is_some() {
                                 if settlement_status.is_some() && settlement_status != value
@@ -1063,7 +1137,7 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                                 settlement_status = value;
                             }
                         }
-                        "refundid" => {
+                        Some(9u16) => {
                             let value = map.next_value::<Option<i64>>()?;
                             if value.is_some() {
                                 if refund_id.is_some() && refund_id != value {
@@ -1076,7 +1150,7 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                                 refund_id = value;
                             }
                         }
-                        "returnedid" => {
+                        Some(10u16) => {
                             let value = map.next_value::<Option<i64>>()?;
                             if value.is_some() {
                                 if returned_id.is_some() && returned_id != value {
@@ -1089,7 +1163,7 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                                 returned_id = value;
                             }
                         }
-                        "transactiontime" => {
+                        Some(11u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if transaction_time.is_some() && transaction_time != value {
@@ -1102,7 +1176,7 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                                 transaction_time = value;
                             }
                         }
-                        "paymentdata" => {
+                        Some(12u16) => {
                             let value = map.next_value::<Option<PaymentData>>()?;
                             if value.is_some() {
                                 if payment_data.is_some() && payment_data != value {
@@ -1115,7 +1189,7 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                                 payment_data = value;
                             }
                         }
-                        "responsedata" => {
+                        Some(13u16) => {
                             let value = map.next_value::<Option<ResponseData>>()?;
                             if value.is_some() {
                                 if response_data.is_some() && response_data != value {
@@ -1128,7 +1202,7 @@ impl<'de> serde::Deserialize<'de> for TransactionDetails {
                                 response_data = value;
                             }
                         }
-                        "transactionevents" => {
+                        Some(14u16) => {
                             let value = map
                                 .next_value::<Option<Vec<TransactionEvent>>>()?;
                             if value.is_some() {
@@ -1284,8 +1358,21 @@ impl<'de> serde::Deserialize<'de> for PaymentData {
                 let mut payment_details: Option<PaymentDetails> = None;
                 let mut key_buf = [0u8; refund_core::json::KEY_BUF];
                 while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
-                    match &*key.folded(&mut key_buf) {
-                        "maskedaccount" => {
+                    let slot_index = match key.as_str() {
+                        "maskedAccount" => Some(0u16),
+                        "accountType" => Some(1u16),
+                        "paymentDetails" => Some(2u16),
+                        _ => {
+                            match &*key.folded(&mut key_buf) {
+                                "maskedaccount" => Some(0u16),
+                                "accounttype" => Some(1u16),
+                                "paymentdetails" => Some(2u16),
+                                _ => None,
+                            }
+                        }
+                    };
+                    match slot_index {
+                        Some(0u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if masked_account.is_some() && masked_account != value {
@@ -1298,7 +1385,7 @@ impl<'de> serde::Deserialize<'de> for PaymentData {
                                 masked_account = value;
                             }
                         }
-                        "accounttype" => {
+                        Some(1u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if account_type.is_some() && account_type != value {
@@ -1311,7 +1398,7 @@ impl<'de> serde::Deserialize<'de> for PaymentData {
                                 account_type = value;
                             }
                         }
-                        "paymentdetails" => {
+                        Some(2u16) => {
                             let value = map.next_value::<Option<PaymentDetails>>()?;
                             if value.is_some() {
                                 if payment_details.is_some() && payment_details != value {
@@ -1380,8 +1467,21 @@ impl<'de> serde::Deserialize<'de> for PaymentDetails {
                 let mut currency: Option<String> = None;
                 let mut key_buf = [0u8; refund_core::json::KEY_BUF];
                 while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
-                    match &*key.folded(&mut key_buf) {
-                        "totalamount" => {
+                    let slot_index = match key.as_str() {
+                        "totalAmount" => Some(0u16),
+                        "serviceFee" => Some(1u16),
+                        "currency" => Some(2u16),
+                        _ => {
+                            match &*key.folded(&mut key_buf) {
+                                "totalamount" => Some(0u16),
+                                "servicefee" => Some(1u16),
+                                "currency" => Some(2u16),
+                                _ => None,
+                            }
+                        }
+                    };
+                    match slot_index {
+                        Some(0u16) => {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
@@ -1395,7 +1495,7 @@ impl<'de> serde::Deserialize<'de> for PaymentDetails {
                                 total_amount = value;
                             }
                         }
-                        "servicefee" => {
+                        Some(1u16) => {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
@@ -1409,7 +1509,7 @@ impl<'de> serde::Deserialize<'de> for PaymentDetails {
                                 service_fee = value;
                             }
                         }
-                        "currency" => {
+                        Some(2u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if currency.is_some() && currency != value {
@@ -1487,8 +1587,29 @@ impl<'de> serde::Deserialize<'de> for ResponseData {
                 let mut response_code_text: Option<String> = None;
                 let mut key_buf = [0u8; refund_core::json::KEY_BUF];
                 while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
-                    match &*key.folded(&mut key_buf) {
-                        "resultcode" => {
+                    let slot_index = match key.as_str() {
+                        "resultCode" => Some(0u16),
+                        "resultCodeText" => Some(1u16),
+                        "responsetext" => Some(2u16),
+                        "authcode" => Some(3u16),
+                        "transactionid" => Some(4u16),
+                        "response_code" => Some(5u16),
+                        "response_code_text" => Some(6u16),
+                        _ => {
+                            match &*key.folded(&mut key_buf) {
+                                "resultcode" => Some(0u16),
+                                "resultcodetext" => Some(1u16),
+                                "responsetext" => Some(2u16),
+                                "authcode" => Some(3u16),
+                                "transactionid" => Some(4u16),
+                                "response_code" => Some(5u16),
+                                "response_code_text" => Some(6u16),
+                                _ => None,
+                            }
+                        }
+                    };
+                    match slot_index {
+                        Some(0u16) => {
                             let value = map.next_value::<Option<ResultCode>>()?;
                             if value.is_some() {
                                 if result_code.is_some() && result_code != value {
@@ -1501,7 +1622,7 @@ impl<'de> serde::Deserialize<'de> for ResponseData {
                                 result_code = value;
                             }
                         }
-                        "resultcodetext" => {
+                        Some(1u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if result_code_text.is_some() && result_code_text != value {
@@ -1514,7 +1635,7 @@ impl<'de> serde::Deserialize<'de> for ResponseData {
                                 result_code_text = value;
                             }
                         }
-                        "responsetext" => {
+                        Some(2u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if responsetext.is_some() && responsetext != value {
@@ -1527,7 +1648,7 @@ impl<'de> serde::Deserialize<'de> for ResponseData {
                                 responsetext = value;
                             }
                         }
-                        "authcode" => {
+                        Some(3u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if authcode.is_some() && authcode != value {
@@ -1540,7 +1661,7 @@ impl<'de> serde::Deserialize<'de> for ResponseData {
                                 authcode = value;
                             }
                         }
-                        "transactionid" => {
+                        Some(4u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if transactionid.is_some() && transactionid != value {
@@ -1553,7 +1674,7 @@ impl<'de> serde::Deserialize<'de> for ResponseData {
                                 transactionid = value;
                             }
                         }
-                        "response_code" => {
+                        Some(5u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if response_code.is_some() && response_code != value {
@@ -1566,7 +1687,7 @@ impl<'de> serde::Deserialize<'de> for ResponseData {
                                 response_code = value;
                             }
                         }
-                        "response_code_text" => {
+                        Some(6u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if response_code_text.is_some()
@@ -1639,8 +1760,21 @@ impl<'de> serde::Deserialize<'de> for TransactionEvent {
                 let mut event_data: Option<serde_json::Value> = None;
                 let mut key_buf = [0u8; refund_core::json::KEY_BUF];
                 while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
-                    match &*key.folded(&mut key_buf) {
-                        "transevent" => {
+                    let slot_index = match key.as_str() {
+                        "TransEvent" => Some(0u16),
+                        "EventTime" => Some(1u16),
+                        "EventData" => Some(2u16),
+                        _ => {
+                            match &*key.folded(&mut key_buf) {
+                                "transevent" => Some(0u16),
+                                "eventtime" => Some(1u16),
+                                "eventdata" => Some(2u16),
+                                _ => None,
+                            }
+                        }
+                    };
+                    match slot_index {
+                        Some(0u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if trans_event.is_some() && trans_event != value {
@@ -1653,7 +1787,7 @@ impl<'de> serde::Deserialize<'de> for TransactionEvent {
                                 trans_event = value;
                             }
                         }
-                        "eventtime" => {
+                        Some(1u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if event_time.is_some() && event_time != value {
@@ -1666,7 +1800,7 @@ impl<'de> serde::Deserialize<'de> for TransactionEvent {
                                 event_time = value;
                             }
                         }
-                        "eventdata" => {
+                        Some(2u16) => {
                             let value = map.next_value::<Option<serde_json::Value>>()?;
                             if value.is_some() {
                                 if event_data.is_some() && event_data != value {
@@ -2198,8 +2332,43 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                 let mut result_code_text: Option<String> = None;
                 let mut key_buf = [0u8; refund_core::json::KEY_BUF];
                 while let Some(key) = map.next_key::<refund_core::json::Key<'de>>()? {
-                    match &*key.folded(&mut key_buf) {
-                        "event" => {
+                    let slot_index = match key.as_str() {
+                        "Event" => Some(0u16),
+                        "Paypoint" => Some(1u16),
+                        "Text" => Some(2u16),
+                        "transId" => Some(3u16),
+                        "NetAmount" => Some(4u16),
+                        "Fee" => Some(5u16),
+                        "TotalAmount" => Some(6u16),
+                        "transTime" => Some(7u16),
+                        "CustomerId" => Some(8u16),
+                        "Method" => Some(9u16),
+                        "ResponseCode" => Some(10u16),
+                        "ResponseCodeText" => Some(11u16),
+                        "ResultCode" => Some(12u16),
+                        "ResultCodeText" => Some(13u16),
+                        _ => {
+                            match &*key.folded(&mut key_buf) {
+                                "event" => Some(0u16),
+                                "paypoint" => Some(1u16),
+                                "text" => Some(2u16),
+                                "transid" => Some(3u16),
+                                "netamount" => Some(4u16),
+                                "fee" => Some(5u16),
+                                "totalamount" => Some(6u16),
+                                "transtime" => Some(7u16),
+                                "customerid" => Some(8u16),
+                                "method" => Some(9u16),
+                                "responsecode" => Some(10u16),
+                                "responsecodetext" => Some(11u16),
+                                "resultcode" => Some(12u16),
+                                "resultcodetext" => Some(13u16),
+                                _ => None,
+                            }
+                        }
+                    };
+                    match slot_index {
+                        Some(0u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if event.is_some() && event != value {
@@ -2212,7 +2381,7 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                                 event = value;
                             }
                         }
-                        "paypoint" => {
+                        Some(1u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if paypoint.is_some() && paypoint != value {
@@ -2225,7 +2394,7 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                                 paypoint = value;
                             }
                         }
-                        "text" => {
+                        Some(2u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if text.is_some() && text != value {
@@ -2238,7 +2407,7 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                                 text = value;
                             }
                         }
-                        "transid" => {
+                        Some(3u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if trans_id.is_some() && trans_id != value {
@@ -2251,7 +2420,7 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                                 trans_id = value;
                             }
                         }
-                        "netamount" => {
+                        Some(4u16) => {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
@@ -2265,7 +2434,7 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                                 net_amount = value;
                             }
                         }
-                        "fee" => {
+                        Some(5u16) => {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
@@ -2279,7 +2448,7 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                                 fee = value;
                             }
                         }
-                        "totalamount" => {
+                        Some(6u16) => {
                             let value = map
                                 .next_value::<Option<refund_core::JsonDecimal>>()?;
                             if value.is_some() {
@@ -2293,7 +2462,7 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                                 total_amount = value;
                             }
                         }
-                        "transtime" => {
+                        Some(7u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if trans_time.is_some() && trans_time != value {
@@ -2306,7 +2475,7 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                                 trans_time = value;
                             }
                         }
-                        "customerid" => {
+                        Some(8u16) => {
                             let value = map.next_value::<Option<serde_json::Value>>()?;
                             if value.is_some() {
                                 if customer_id.is_some() && customer_id != value {
@@ -2319,7 +2488,7 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                                 customer_id = value;
                             }
                         }
-                        "method" => {
+                        Some(9u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if method.is_some() && method != value {
@@ -2332,7 +2501,7 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                                 method = value;
                             }
                         }
-                        "responsecode" => {
+                        Some(10u16) => {
                             let value = map.next_value::<Option<serde_json::Value>>()?;
                             if value.is_some() {
                                 if response_code.is_some() && response_code != value {
@@ -2345,7 +2514,7 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                                 response_code = value;
                             }
                         }
-                        "responsecodetext" => {
+                        Some(11u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if response_code_text.is_some()
@@ -2360,7 +2529,7 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                                 response_code_text = value;
                             }
                         }
-                        "resultcode" => {
+                        Some(12u16) => {
                             let value = map.next_value::<Option<ResultCode>>()?;
                             if value.is_some() {
                                 if result_code.is_some() && result_code != value {
@@ -2373,7 +2542,7 @@ impl<'de> serde::Deserialize<'de> for WebhookPayload {
                                 result_code = value;
                             }
                         }
-                        "resultcodetext" => {
+                        Some(13u16) => {
                             let value = map.next_value::<Option<String>>()?;
                             if value.is_some() {
                                 if result_code_text.is_some() && result_code_text != value {
