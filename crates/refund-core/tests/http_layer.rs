@@ -326,6 +326,29 @@ async fn a_chunked_body_over_the_cap_stops_reading_early() {
     drop(release);
 }
 
+/// A body in several chunks is joined in order; a body in one chunk is kept as it came.
+#[tokio::test]
+async fn a_body_in_several_chunks_is_joined_in_order() {
+    let port = raw_server(|mut stream| async move {
+        read_head(&mut stream).await;
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .await
+            .unwrap();
+        for piece in ["{\"status\":", "\"ok\"", ",\"n\":1", "}"] {
+            stream
+                .write_all(format!("{:X}\r\n{piece}\r\n", piece.len()).as_bytes())
+                .await
+                .unwrap();
+            stream.flush().await.unwrap();
+        }
+        stream.write_all(b"0\r\n\r\n").await.unwrap();
+    })
+    .await;
+    let response = client().send(get(&raw_base(port), "t1")).await.unwrap();
+    assert_eq!(response.body(), &br#"{"status":"ok","n":1}"#[..]);
+}
+
 #[tokio::test]
 async fn a_body_exactly_at_the_cap_is_accepted() {
     let server = MockServer::start_async().await;

@@ -280,19 +280,35 @@ impl HttpClient {
             .and_then(|l| usize::try_from(l).ok())
             .unwrap_or(0)
             .min(cap);
-        let mut buf = BytesMut::with_capacity(initial);
+        // A body that arrives in one chunk (the usual small answer) is kept as it is; only a
+        // body in several chunks is copied together.
+        let mut first: Option<bytes::Bytes> = None;
+        let mut buf = BytesMut::new();
         loop {
             let chunk = within(deadline.as_mut(), response.chunk())
                 .await
                 .ok_or_else(|| partial.decorate(self.request_timeout()))?
                 .map_err(|e| partial.decorate(self.transport_error(e, Phase::Body)))?;
             let Some(chunk) = chunk else { break };
-            if buf.len().saturating_add(chunk.len()) > cap {
+            let held = first.as_ref().map_or(0, bytes::Bytes::len);
+            if held.saturating_add(buf.len()).saturating_add(chunk.len()) > cap {
                 return Err(too_large(&partial, cap));
             }
-            buf.extend_from_slice(&chunk);
+            match first.take() {
+                None if buf.is_empty() => first = Some(chunk),
+                None => buf.extend_from_slice(&chunk),
+                Some(earlier) => {
+                    buf.reserve(initial.max(earlier.len() + chunk.len()));
+                    buf.extend_from_slice(&earlier);
+                    buf.extend_from_slice(&chunk);
+                }
+            }
         }
-        Ok(partial.with_body(buf.freeze()))
+        let body = match first {
+            Some(only) => only,
+            None => buf.freeze(),
+        };
+        Ok(partial.with_body(body))
     }
 
     /// Classifies a reqwest failure. The URL is stripped from the source, so that neither the
