@@ -27,7 +27,7 @@ pub(crate) struct BenchArgs {
     #[arg(long, default_value = "10000,100000")]
     batch_rows: String,
     /// Sequential refunds per path and provider in the overhead benchmark.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 20_000)]
     sequential: usize,
     /// Refunds per round at concurrency 64 in the overhead benchmark.
     #[arg(long, default_value_t = 8000)]

@@ -19,7 +19,12 @@
 //! Concurrency 64: throughput of each path over rounds in ABBA order, each path starting from a
 //! freshly reseeded emulator; the median round of each. Prints a table, or one JSON object with `--json`.
 //!
-//! Usage: `overhead [--sequential N] [--concurrent N] [--rounds R] [--provider NAME] [--json]`
+//! With `--calibrate`, "ours" is replaced by a second copy of the baseline (its own
+//! `reqwest::Client`, its own payments): an A/A run, whose ratios show what the design itself
+//! reads as a difference between two identical paths.
+//!
+//! Usage: `overhead [--sequential N] [--concurrent N] [--rounds R] [--provider NAME] [--json]
+//! [--diagnose | --calibrate]`
 
 #![allow(
     clippy::float_arithmetic,
@@ -76,16 +81,18 @@ struct Args {
     providers: Vec<Provider>,
     json: bool,
     diagnose: bool,
+    calibrate: bool,
 }
 
 fn args() -> Result<Args, String> {
     let mut args = Args {
-        sequential: 5000,
+        sequential: 20_000,
         concurrent: 8000,
         rounds: 8,
         providers: vec![Provider::Plexy, Provider::PayNext, Provider::Payabli],
         json: false,
         diagnose: false,
+        calibrate: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -100,6 +107,7 @@ fn args() -> Result<Args, String> {
             "--rounds" => args.rounds = number("--rounds")?.max(1),
             "--json" => args.json = true,
             "--diagnose" => args.diagnose = true,
+            "--calibrate" => args.calibrate = true,
             "--provider" => {
                 let p = match it.next().as_deref() {
                     Some("plexy") => Provider::Plexy,
@@ -123,6 +131,10 @@ struct Target {
     router: Router,
     client: Arc<dyn RefundProvider>,
     http: reqwest::Client,
+    /// The A/A copy's own client (`--calibrate`).
+    twin: reqwest::Client,
+    /// Whether "ours" is the A/A copy of the baseline.
+    calibrate: bool,
 }
 
 fn main() -> Result<(), String> {
@@ -144,7 +156,7 @@ fn main() -> Result<(), String> {
 
     let mut results = Vec::new();
     for provider in args.providers.iter().copied() {
-        let target = target(&sandbox, provider)?;
+        let target = target(&sandbox, provider, args.calibrate)?;
         let reseed = |range| reseed(&sandbox, provider, range);
         if args.diagnose {
             client_rt.block_on(diagnose(&target, args.sequential, &reseed))?;
@@ -196,7 +208,7 @@ fn reseed(
     Ok(())
 }
 
-fn target(sandbox: &Sandbox, provider: Provider) -> Result<Target, String> {
+fn target(sandbox: &Sandbox, provider: Provider, calibrate: bool) -> Result<Target, String> {
     let (base_url, key) = match provider {
         Provider::Plexy => (sandbox.plexy().base_url(), sandbox.plexy().api_key()),
         Provider::PayNext => (sandbox.paynext().base_url(), sandbox.paynext().api_key()),
@@ -231,6 +243,8 @@ fn target(sandbox: &Sandbox, provider: Provider) -> Result<Target, String> {
         router,
         client,
         http: reqwest::Client::new(),
+        twin: reqwest::Client::new(),
+        calibrate,
     })
 }
 
@@ -238,6 +252,9 @@ fn target(sandbox: &Sandbox, provider: Provider) -> Result<Target, String> {
 /// payment (Succeeded, or Pending on PayNext).
 #[inline(never)]
 async fn ours(t: &Target, i: usize) -> Result<(), String> {
+    if t.calibrate {
+        return minimal(t, &t.twin, "o", i).await;
+    }
     let request = RefundRequest::builder(
         PaymentId::new(format!("o{i}")).map_err(|e| e.to_string())?,
         RefundReference::new(format!("ro{i}")).map_err(|e| e.to_string())?,
@@ -262,22 +279,24 @@ async fn ours(t: &Target, i: usize) -> Result<(), String> {
 /// Baseline: the minimal hand-written call of the same endpoint.
 #[inline(never)]
 async fn baseline(t: &Target, i: usize) -> Result<(), String> {
-    let payment = format!("b{i}");
-    let reference = format!("rb{i}");
+    minimal(t, &t.http, "b", i).await
+}
+
+/// The minimal call through `http`, on the payment `{prefix}{i}`.
+async fn minimal(t: &Target, http: &reqwest::Client, prefix: &str, i: usize) -> Result<(), String> {
+    let payment = format!("{prefix}{i}");
+    let reference = format!("r{prefix}{i}");
     let request = match t.provider {
-        Provider::Plexy => t
-            .http
+        Provider::Plexy => http
             .post(format!("{}/payments/{payment}/refund", t.base_url))
             .header("Authorization", &t.key)
             .header("Content-Type", "application/json")
             .body(format!(r#"{{"orderReference":"{reference}"}}"#)),
-        Provider::PayNext => t
-            .http
+        Provider::PayNext => http
             .post(format!("{}/payments/refund/{payment}", t.base_url))
             .header("Authorization", format!("Bearer {}", t.key))
             .header("X-API-Version", "1.0.0"),
-        Provider::Payabli => t
-            .http
+        Provider::Payabli => http
             .post(format!("{}/v2/MoneyIn/refund/{payment}", t.base_url))
             .header("requestToken", &t.key)
             .header("idempotencyKey", reference),
@@ -312,6 +331,8 @@ async fn baseline(t: &Target, i: usize) -> Result<(), String> {
 
 struct Measured {
     provider: Provider,
+    /// An A/A run (`--calibrate`): "ours" was a copy of the baseline.
+    calibration: bool,
     ours_seq: Vec<Duration>,
     base_seq: Vec<Duration>,
     ours_rps: Vec<f64>,
@@ -332,6 +353,7 @@ impl Measured {
         let p = |v: &[Duration], q| micros(percentile(v, q));
         serde_json::json!({
             "provider": self.provider.name(),
+            "calibration": self.calibration,
             "sequential": {
                 "requests_per_path": self.ours_seq.len(),
                 "ours_p50_us": p(&self.ours_seq, 50),
@@ -427,6 +449,7 @@ async fn measure(t: &Target, args: &Args, reseed: &Reseed<'_>) -> Result<Measure
     }
     Ok(Measured {
         provider: t.provider,
+        calibration: t.calibrate,
         ours_seq,
         base_seq,
         ours_rps,
@@ -435,6 +458,9 @@ async fn measure(t: &Target, args: &Args, reseed: &Reseed<'_>) -> Result<Measure
 }
 
 fn print_table(results: &[Measured], args: &Args) {
+    if args.calibrate {
+        println!("CALIBRATION (A/A): \"ours\" is a second copy of the baseline");
+    }
     println!(
         "overhead per refund on loopback: {} sequential calls per path, {} × {} at concurrency {CONCURRENCY}",
         args.sequential, args.rounds, args.concurrent
