@@ -30,7 +30,7 @@ pub(crate) struct BenchArgs {
     #[arg(long, default_value_t = 20_000)]
     sequential: usize,
     /// Refunds per round at concurrency 64 in the overhead benchmark.
-    #[arg(long, default_value_t = 8000)]
+    #[arg(long, default_value_t = 4000)]
     concurrent: usize,
 }
 

@@ -87,8 +87,8 @@ struct Args {
 fn args() -> Result<Args, String> {
     let mut args = Args {
         sequential: 20_000,
-        concurrent: 8000,
-        rounds: 8,
+        concurrent: 4000,
+        rounds: 16,
         providers: vec![Provider::Plexy, Provider::PayNext, Provider::Payabli],
         json: false,
         diagnose: false,
