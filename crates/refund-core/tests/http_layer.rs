@@ -326,7 +326,8 @@ async fn a_chunked_body_over_the_cap_stops_reading_early() {
     drop(release);
 }
 
-/// A body in several chunks is joined in order; a body in one chunk is kept as it came.
+/// A body in several chunks is joined in order (the other tests here get their bodies in one
+/// chunk, which the client keeps as it came).
 #[tokio::test]
 async fn a_body_in_several_chunks_is_joined_in_order() {
     let port = raw_server(|mut stream| async move {
