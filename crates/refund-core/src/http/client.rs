@@ -282,37 +282,33 @@ impl HttpClient {
             .min(cap);
         // A body that arrives in one chunk (the usual small answer) is kept as it is; only a
         // body in several chunks is copied together.
+        let mut received = 0usize;
         let mut first: Option<bytes::Bytes> = None;
-        let mut buf = BytesMut::new();
+        let mut joined = BytesMut::new();
         loop {
             let chunk = within(deadline.as_mut(), response.chunk())
                 .await
                 .ok_or_else(|| partial.decorate(self.request_timeout()))?
                 .map_err(|e| partial.decorate(self.transport_error(e, Phase::Body)))?;
             let Some(chunk) = chunk else { break };
-            let held = first.as_ref().map_or(0, bytes::Bytes::len);
-            if held.saturating_add(buf.len()).saturating_add(chunk.len()) > cap {
+            received = received.saturating_add(chunk.len());
+            if received > cap {
                 return Err(too_large(&partial, cap));
             }
-            match first.take() {
-                None if buf.is_empty() => first = Some(chunk),
-                None => buf.extend_from_slice(&chunk),
-                Some(earlier) => {
-                    buf.reserve(initial.max(earlier.len() + chunk.len()));
-                    buf.extend_from_slice(&earlier);
-                    buf.extend_from_slice(&chunk);
-                }
+            if received == chunk.len() {
+                first = Some(chunk);
+                continue;
             }
+            if let Some(earlier) = first.take() {
+                joined.reserve(initial.max(received));
+                joined.extend_from_slice(&earlier);
+            }
+            joined.extend_from_slice(&chunk);
         }
-        let body = match first {
-            Some(only) => only,
-            None => buf.freeze(),
-        };
+        let body = first.unwrap_or_else(|| joined.freeze());
         Ok(partial.with_body(body))
     }
 
-    /// Classifies a reqwest failure. The URL is stripped from the source, so that neither the
-    /// path nor a query can reach a log through `Debug`.
     /// The whole-request deadline passed: the request may have been written.
     fn request_timeout(&self) -> Error {
         Error::new(
@@ -326,6 +322,8 @@ impl HttpClient {
         .with_provider(self.inner.provider.clone())
     }
 
+    /// Classifies a reqwest failure. The URL is stripped from the source, so that neither the
+    /// path nor a query can reach a log through `Debug`.
     fn transport_error(&self, error: reqwest::Error, phase: Phase) -> Error {
         let timeout = error.is_timeout();
         let (kind, reach, what) = if error.is_builder() {
@@ -391,7 +389,6 @@ impl HttpClient {
     }
 }
 
-/// Formats a duration in seconds, to the millisecond, without float arithmetic (`0.2`, `60`).
 /// `future`'s output, or `None` when `deadline` passes first.
 async fn within<F: Future>(
     mut deadline: std::pin::Pin<&mut tokio::time::Sleep>,
@@ -407,6 +404,7 @@ async fn within<F: Future>(
     .await
 }
 
+/// Formats a duration in seconds, to the millisecond, without float arithmetic (`0.2`, `60`).
 fn seconds_text(duration: Duration) -> String {
     let millis = duration.subsec_millis();
     if millis == 0 {
