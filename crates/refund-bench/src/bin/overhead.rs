@@ -255,12 +255,7 @@ async fn ours(t: &Target, i: usize) -> Result<(), String> {
     if t.calibrate {
         return minimal(t, &t.twin, "o", i).await;
     }
-    let request = RefundRequest::builder(
-        PaymentId::new(format!("o{i}")).map_err(|e| e.to_string())?,
-        RefundReference::new(format!("ro{i}")).map_err(|e| e.to_string())?,
-    )
-    .build()
-    .map_err(|e| e.to_string())?;
+    let request = refund_request("o", i)?;
     let outcome = t
         .router
         .refund(&t.provider.id(), &request)
@@ -276,17 +271,33 @@ async fn ours(t: &Target, i: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// The refund of payment `{prefix}{i}` with reference `r{prefix}{i}`, as an application builds it.
+fn refund_request(prefix: &str, i: usize) -> Result<RefundRequest, String> {
+    RefundRequest::builder(
+        PaymentId::new(format!("{prefix}{i}")).map_err(|e| e.to_string())?,
+        RefundReference::new(format!("r{prefix}{i}")).map_err(|e| e.to_string())?,
+    )
+    .build()
+    .map_err(|e| e.to_string())
+}
+
 /// Baseline: the minimal hand-written call of the same endpoint.
 #[inline(never)]
 async fn baseline(t: &Target, i: usize) -> Result<(), String> {
     minimal(t, &t.http, "b", i).await
 }
 
-/// The minimal call through `http`, on the payment `{prefix}{i}`.
-async fn minimal(t: &Target, http: &reqwest::Client, prefix: &str, i: usize) -> Result<(), String> {
+/// The minimal request of the provider's refund endpoint through `http`: the URL and body
+/// formatted by hand, the provider's auth and required headers, nothing else.
+fn minimal_request(
+    t: &Target,
+    http: &reqwest::Client,
+    prefix: &str,
+    i: usize,
+) -> reqwest::RequestBuilder {
     let payment = format!("{prefix}{i}");
     let reference = format!("r{prefix}{i}");
-    let request = match t.provider {
+    match t.provider {
         Provider::Plexy => http
             .post(format!("{}/payments/{payment}/refund", t.base_url))
             .header("Authorization", &t.key)
@@ -300,8 +311,15 @@ async fn minimal(t: &Target, http: &reqwest::Client, prefix: &str, i: usize) -> 
             .post(format!("{}/v2/MoneyIn/refund/{payment}", t.base_url))
             .header("requestToken", &t.key)
             .header("idempotencyKey", reference),
-    };
-    let response = request.send().await.map_err(|e| e.to_string())?;
+    }
+}
+
+/// The minimal call through `http`, on the payment `{prefix}{i}`.
+async fn minimal(t: &Target, http: &reqwest::Client, prefix: &str, i: usize) -> Result<(), String> {
+    let response = minimal_request(t, http, prefix, i)
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
     let status = response.status();
     let bytes = response.bytes().await.map_err(|e| e.to_string())?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
@@ -503,7 +521,8 @@ fn print_table(results: &[Measured], args: &Args) {
 /// - `baseline`: the minimal call;
 /// - `baseline+`: the minimal call plus what our HTTP layer adds on the wire and per request
 ///   (`Accept` and `User-Agent` headers, a per-request timeout);
-/// - `client+timer`: the client inside a `tokio::time::timeout`, as the facade calls it.
+/// - `client+timer`: the client inside a `tokio::time::timeout`, as the facade calls a provider
+///   that does not promise a `call_timeout` of its own.
 async fn diagnose(t: &Target, n: usize, reseed: &Reseed<'_>) -> Result<(), String> {
     let mut samples: [Vec<Duration>; 5] = Default::default();
     for i in 0..WARMUP + n {
@@ -545,25 +564,16 @@ async fn diagnose(t: &Target, n: usize, reseed: &Reseed<'_>) -> Result<(), Strin
 
 #[inline(never)]
 async fn client_only(t: &Target, i: usize) -> Result<(), String> {
-    let request = RefundRequest::builder(
-        PaymentId::new(format!("c{i}")).map_err(|e| e.to_string())?,
-        RefundReference::new(format!("rc{i}")).map_err(|e| e.to_string())?,
-    )
-    .build()
-    .map_err(|e| e.to_string())?;
+    let request = refund_request("c", i)?;
     t.client.refund(&request).await.map_err(|e| e.to_string())?;
     Ok(())
 }
 
-/// The vendor client inside a `tokio::time::timeout`, as the facade runs each attempt.
+/// The vendor client inside a `tokio::time::timeout`, as the facade runs each attempt of a
+/// provider without a `call_timeout` promise.
 #[inline(never)]
 async fn client_with_timer(t: &Target, i: usize) -> Result<(), String> {
-    let request = RefundRequest::builder(
-        PaymentId::new(format!("t{i}")).map_err(|e| e.to_string())?,
-        RefundReference::new(format!("rt{i}")).map_err(|e| e.to_string())?,
-    )
-    .build()
-    .map_err(|e| e.to_string())?;
+    let request = refund_request("t", i)?;
     tokio::time::timeout(Duration::from_secs(60), t.client.refund(&request))
         .await
         .map_err(|e| e.to_string())?
@@ -573,27 +583,7 @@ async fn client_with_timer(t: &Target, i: usize) -> Result<(), String> {
 
 #[inline(never)]
 async fn baseline_plus(t: &Target, i: usize) -> Result<(), String> {
-    let payment = format!("h{i}");
-    let reference = format!("rh{i}");
-    let request = match t.provider {
-        Provider::Plexy => t
-            .http
-            .post(format!("{}/payments/{payment}/refund", t.base_url))
-            .header("Authorization", &t.key)
-            .header("Content-Type", "application/json")
-            .body(format!(r#"{{"orderReference":"{reference}"}}"#)),
-        Provider::PayNext => t
-            .http
-            .post(format!("{}/payments/refund/{payment}", t.base_url))
-            .header("Authorization", format!("Bearer {}", t.key))
-            .header("X-API-Version", "1.0.0"),
-        Provider::Payabli => t
-            .http
-            .post(format!("{}/v2/MoneyIn/refund/{payment}", t.base_url))
-            .header("requestToken", &t.key)
-            .header("idempotencyKey", reference),
-    };
-    let response = request
+    let response = minimal_request(t, &t.http, "h", i)
         .header("Accept", "application/json")
         .header("User-Agent", "refund-plexy/0.1.0")
         .timeout(Duration::from_secs(60))
