@@ -185,9 +185,12 @@ impl RefundProvider for Client {
     /// Reconciles through P-L2 with the same reference (§1.6, §0.5): a refund transaction of
     /// this payment is `Found` with its outcome (`refunded`/`charged` → Succeeded;
     /// `rejected`/`failed`/`cancelled` → Declined; anything else → Pending); a 404 carrying
-    /// Plexy's JSON error body is `Absent`; a 404 with an empty, HTML or foreign body, a 2xx
-    /// answer without a matching transaction, or an answer that cannot be read is
-    /// `Inconclusive`. Transport, auth, rate-limit and 5xx failures are errors.
+    /// Plexy's JSON error body with `code` 4 (integer or `"4"`) is `Absent`. Any other 404 is
+    /// `Inconclusive`: `{"message":"Not Found"}` without a `code` is what Plexy's web framework
+    /// (or a gateway) answers for a route it does not have, so it proves nothing about the
+    /// reference; so are an empty, HTML or foreign body. A 2xx answer without a matching
+    /// transaction, or an answer that cannot be read, is `Inconclusive` too. Transport, auth,
+    /// rate-limit and 5xx failures are errors.
     fn find_refund<'a>(&'a self, query: &'a RefundQuery) -> BoxFuture<'a, Result<Lookup, Error>> {
         Box::pin(async move {
             let annotate = |e: Error| {

@@ -327,8 +327,8 @@ fn clip_code(code: &str) -> String {
 /// |---|---|
 /// | 2xx with a transaction that matches | `Found`, with the outcome of [`Transaction::refund_status`] |
 /// | 2xx with no matching transaction, or a body that cannot be read | `Inconclusive` |
-/// | 404 with Plexy's JSON error body ([`error::is_plexy_not_found`]) | `Absent` |
-/// | 404 with an empty, HTML or non-Plexy body | `Inconclusive` |
+/// | 404 with Plexy's JSON error body carrying `code` 4 ([`error::is_plexy_not_found`]) | `Absent` |
+/// | 404 with any other body: `{"message":"Not Found"}` (the web framework's unknown route), no `code` or another one, empty, HTML, not JSON | `Inconclusive` |
 /// | any other status | `Err` per [`error::status_error`] (401/403 `Auth`, 429 `RateLimited`, 5xx `Provider`, …) |
 ///
 /// A transaction matches when its `parentTransactionId` equals the payment id, its `type`, when
@@ -346,8 +346,8 @@ pub(crate) fn lookup(response: &Response, query: &RefundQuery) -> Result<Lookup,
             Lookup::Absent
         } else {
             Lookup::Inconclusive(format!(
-                "http 404 without Plexy's JSON error body (body starts with {}): it does not \
-                 prove that no refund exists",
+                "http 404 without Plexy's JSON error body with code 4 (body starts with {}): \
+                 it may be an unknown route, so it does not prove that no refund exists",
                 response.body_excerpt()
             ))
         });

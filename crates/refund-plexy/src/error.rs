@@ -84,23 +84,22 @@ pub(crate) fn status_error(response: &Response, operation: Operation) -> Error {
     error
 }
 
-/// Whether a P-L2 404 body proves that no transaction has the reference (contract §0.5): it is
-/// Plexy's own JSON error body, a JSON object whose `code`, when present, is 4 (integer or
-/// numeric string), and which carries at least one of `code`, `type` and `message`.
+/// Whether a P-L2 404 body proves that no transaction has the reference (contract §0.5, §1.5):
+/// it is Plexy's own JSON error body, a JSON object whose `code` is present and is 4, as the
+/// integer `4` or the string `"4"` (§5.3), like
+/// `{"code":4,"message":"Not Found","source":"transactions","type":"apiError"}`.
 ///
-/// An empty body, an HTML page, plain text, a JSON value of another shape, wrong field types, a
-/// body with none of those fields (`{}`, `{"error":"…"}`) or a body with another code does not
-/// prove absence: a gateway's bare 404 for an unknown route must never read as "no refund".
+/// `message` and `type` are not enough: `{"message":"Not Found"}` is the generic answer of
+/// Plexy's Go web framework (and of gateways) to a route it does not have, so it says nothing
+/// about the reference; if the P-L2 path is wrong or removed, reading it as absence would
+/// re-send the refund and refund twice. An empty body, an HTML page, plain text, a JSON value of
+/// another shape, wrong field types, a body without `code` or with another code (`2`, `"04"`,
+/// `4.0`) therefore does not prove absence.
 pub(crate) fn is_plexy_not_found(body: &[u8]) -> bool {
     let Some(body) = error_body(body) else {
         return false;
     };
-    let code_ok = match &body.code {
-        None => true,
-        Some(code) => code.as_i64() == Some(4),
-    };
-    let has_marker = body.code.is_some() || body.type_.is_some() || body.message.is_some();
-    code_ok && has_marker
+    body.code.is_some_and(|code| code.is(4))
 }
 
 /// Plexy's error body, when the bytes are one.
@@ -294,17 +293,31 @@ mod tests {
             (E404, true),
             (r#"{"code":4}"#, true),
             (r#"{"code":"4","message":"Not Found"}"#, true),
-            (r#"{"message":"Not Found","type":"apiError"}"#, true),
-            (r#"{"type":"apiError"}"#, true),
-            (r#"{"message":"transaction not found"}"#, true),
+            (
+                r#"{"code":4,"message":"not found","type":"apiError"}"#,
+                true,
+            ),
             (r#"{"code":4,"extra":[1,2,3]}"#, true),
+            (r#"{"message":"Not Found","code":null,"code":4}"#, true),
+            // The Go framework's (or a gateway's) answer to an unknown route: no `code`.
+            (r#"{"message":"Not Found"}"#, false),
+            (r#"{"message":"not found","type":"apiError"}"#, false),
+            (r#"{"message":"Not Found","type":"apiError"}"#, false),
+            (r#"{"type":"apiError"}"#, false),
+            (r#"{"message":"transaction not found"}"#, false),
+            (r#"{"code":null,"message":"Not Found"}"#, false),
             ("", false),
             ("   ", false),
             ("Not Found", false),
+            ("404 page not found", false),
             ("<html><body><h1>404 Not Found</h1></body></html>", false),
             ("{}", false),
             (r#"{"error":"not found"}"#, false),
             (r#"{"code":2,"message":"Something Went Wrong"}"#, false),
+            (r#"{"code":404,"message":"Not Found"}"#, false),
+            (r#"{"code":"04","message":"Not Found"}"#, false),
+            (r#"{"code":" 4","message":"Not Found"}"#, false),
+            (r#"{"code":4.0,"message":"Not Found"}"#, false),
             (r#"{"code":"x","message":"Not Found"}"#, false),
             (r#"{"code":true,"message":"Not Found"}"#, false),
             (r#"{"message":404}"#, false),

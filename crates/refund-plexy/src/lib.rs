@@ -17,8 +17,9 @@
 //!   reconciliation looks it up.
 //! - **Reconciliation** ([`find_refund`](refund_core::RefundProvider::find_refund)): P-L2,
 //!   `GET /transactions/by-order-reference/{refund_reference}`. A refund transaction of the same
-//!   payment is found; only a 404 carrying Plexy's own JSON error body proves that no refund
-//!   exists (§0.5); anything doubtful is inconclusive.
+//!   payment is found; only a 404 carrying Plexy's own JSON error body with `code` 4 proves that
+//!   no refund exists (§0.5); anything doubtful is inconclusive, including the bare
+//!   `{"message":"Not Found"}` a web framework or gateway answers for an unknown route.
 //! - **Native lookups**: [`Client::transaction`] (P-L1, `GET /transactions/{id}`) and
 //!   [`Client::find_by_order_reference`] (P-L2 as is) return a [`Transaction`].
 //! - Path parameters are percent-encoded into exactly one segment (§0.2): payment id `ab/c d`

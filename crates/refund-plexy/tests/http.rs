@@ -842,6 +842,9 @@ async fn transaction_lookup_errors() {
     let server = MockServer::start_async().await;
     let cases: Vec<(Answer, ErrorKind)> = vec![
         (json(404, E404), ErrorKind::NotFound),
+        // P-L1's 404 is an error whatever its body: it never proves anything, so the bare
+        // unknown-route body is NotFound too (no reconciliation reads it).
+        (json(404, r#"{"message":"Not Found"}"#), ErrorKind::NotFound),
         (json(401, E401), ErrorKind::Auth),
         (json(500, E500), ErrorKind::Provider),
         (answer(200, HTML, "<html></html>"), ErrorKind::Decode),
@@ -999,7 +1002,7 @@ async fn find_refund_absent_only_on_plexys_own_404() {
     for body in [
         E404,
         r#"{"code":"4","message":"Not Found"}"#,
-        r#"{"message":"Not Found","type":"apiError"}"#,
+        r#"{"code":4,"message":"not found","type":"apiError"}"#,
     ] {
         let m = mock_get(&server, BY_REFERENCE_PATH, json(404, body)).await;
         let lookup = client(&server)
@@ -1031,6 +1034,32 @@ async fn find_refund_inconclusive_answers() {
         ),
         ("404_text", answer(404, TEXT, "404 page not found")),
         ("404_foreign_json", json(404, r#"{"error":"no route"}"#)),
+        // What Plexy's Go web framework (or a gateway) answers for a route it does not have:
+        // proof of nothing, however much it looks like Plexy's body (issue 16).
+        ("404_route_missing", json(404, r#"{"message":"Not Found"}"#)),
+        (
+            "404_message_type_no_code",
+            json(404, r#"{"message":"not found","type":"apiError"}"#),
+        ),
+        (
+            "404_message_type_source_no_code",
+            json(
+                404,
+                r#"{"message":"Not Found","source":"transactions","type":"apiError"}"#,
+            ),
+        ),
+        (
+            "404_code_as_http_status",
+            json(404, r#"{"code":404,"message":"Not Found"}"#),
+        ),
+        (
+            "404_code_zero_padded",
+            json(404, r#"{"code":"04","message":"Not Found"}"#),
+        ),
+        (
+            "404_route_missing_as_text",
+            answer(404, TEXT, r#"{"message":"Not Found"}"#),
+        ),
         ("404_empty_object", json(404, "{}")),
         ("404_other_code", json(404, E500)),
         ("404_truncated", json(404, &E404[..20])),

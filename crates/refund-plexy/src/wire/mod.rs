@@ -129,11 +129,12 @@ pub(crate) enum IntOrString {
 }
 
 impl IntOrString {
-    /// The numeric value: the integer, or the string parsed as a decimal integer.
-    pub(crate) fn as_i64(&self) -> Option<i64> {
+    /// Whether this is exactly the code `n`: the integer `n`, or the string of its decimal
+    /// digits (no sign, leading zero or white space: `"4"`, not `"04"` or `" 4"`).
+    pub(crate) fn is(&self, n: i64) -> bool {
         match self {
-            IntOrString::Int(n) => Some(*n),
-            IntOrString::String(s) => s.trim().parse().ok(),
+            IntOrString::Int(code) => *code == n,
+            IntOrString::String(code) => *code == n.to_string(),
         }
     }
 }
@@ -306,7 +307,7 @@ mod tests {
             r#"{"code":4,"message":"Not Found","source":"transactions","type":"apiError"}"#,
         )
         .unwrap();
-        assert_eq!(e.code.as_ref().and_then(IntOrString::as_i64), Some(4));
+        assert!(e.code.as_ref().is_some_and(|c| c.is(4)));
 
         let e: ErrorBody = serde_json::from_str(
             r#"{"code":2,"message":"Something Went Wrong","source":"payments","type":"apiError"}"#,
@@ -327,7 +328,8 @@ mod tests {
         let e: ErrorBody =
             serde_json::from_str(r#"{"code":"1","message":"service unavailable"}"#).unwrap();
         assert_eq!(e.code, Some(IntOrString::String("1".into())));
-        assert_eq!(e.code.as_ref().and_then(IntOrString::as_i64), Some(1));
+        assert!(e.code.as_ref().is_some_and(|c| c.is(1)));
+        assert!(!IntOrString::String("01".into()).is(1));
         assert_eq!(e.code.unwrap().to_string(), "1");
         let e: ErrorBody = serde_json::from_str(r#"{"type":"somethingNew"}"#).unwrap();
         assert_eq!(e.type_, Some(ErrorType::Other("somethingNew".into())));
