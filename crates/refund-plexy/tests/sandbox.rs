@@ -300,6 +300,35 @@ async fn unknown_reference_is_proven_absent() {
     assert!(matches!(lookup, Lookup::Inconclusive(_)), "{lookup:?}");
 }
 
+/// Issue 16: with P-L2 answering like an unknown route (`{"message":"Not Found"}`, no `code`),
+/// neither an existing refund nor an unknown reference reads as absent.
+#[tokio::test]
+async fn route_missing_is_inconclusive_never_absent() {
+    let sandbox = PlexySandbox::start().await.unwrap();
+    let client = client(&sandbox);
+    let sent = request(seed::REFUNDABLE_USD, "rf-rm-sent", Some(usd("2.00")));
+    client.refund(&sent).await.unwrap();
+    let never = request(seed::REFUNDABLE_USD, "rf-rm-never", None);
+    assert!(matches!(find(&client, &sent).await, Lookup::Found(_)));
+    assert_eq!(find(&client, &never).await, Lookup::Absent);
+
+    sandbox.set_route_missing(true);
+    for req in [&sent, &never] {
+        let lookup = find(&client, req).await;
+        let Lookup::Inconclusive(reason) = &lookup else {
+            panic!("{}: expected Inconclusive, got {lookup:?}", req.reference());
+        };
+        assert!(reason.contains("404"), "{reason}");
+    }
+    // The raw lookup reports the 404 as an error, never as an empty result.
+    let e = client
+        .find_by_order_reference(sent.reference())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotFound);
+    assert_eq!(e.provider_code(), None);
+}
+
 #[tokio::test]
 async fn ids_that_need_encoding() {
     let sandbox = PlexySandbox::start().await.unwrap();

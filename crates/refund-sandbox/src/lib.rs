@@ -143,6 +143,7 @@
 //! | `GET /_sandbox/faults`, `DELETE /_sandbox/faults` | lists or clears the queued faults |
 //! | `GET /_sandbox/requests`, `DELETE /_sandbox/requests` | reads or clears the request log |
 //! | `POST /_sandbox/reset` | back to the seeded payments, no refunds, faults, log or idempotency keys |
+//! | `GET /_sandbox/modes`, `POST /_sandbox/modes` | reads or switches the emulator's modes: Plexy's `{"route_missing":true}` (see [`plexy`]; the others have none, `{}`) → 200 with the modes |
 //! | `POST /_sandbox/resolve-pending` | makes every pending refund final now (and queues their webhooks) |
 //! | `POST /_sandbox/webhooks` | registers the webhook: `{"url":"http://…","secret":"…","header":"X-Webhook-Token","retry_schedule_ms":[0,10,100],"timeout_ms":5000}` (only `url` required; `retry_divisor` instead of `retry_schedule_ms` divides PayNext's schedule; `header` is Payabli only) → 201 |
 //! | `GET /_sandbox/webhooks`, `DELETE /_sandbox/webhooks` | shows (never the secret) or removes the webhook → 200 / 404, 204 |

@@ -37,6 +37,11 @@
 //! the truth API counts both. P-L2 returns the first refund transaction with the reference, else
 //! a payment whose own `orderReference` matches, else 404 with Plexy's JSON error body.
 //!
+//! "Route missing" mode ([`PlexyConfig::route_missing`], [`PlexySandbox::set_route_missing`](crate::PlexySandbox::set_route_missing),
+//! `POST /_sandbox/modes` with `{"route_missing":true}`, `GET /_sandbox/modes` to read it): P-L2
+//! answers every reference with 404 `{"message":"Not Found"}` (`application/json`, no `code`),
+//! the Go web framework's answer for a route it does not have, which proves nothing.
+//!
 //! Admin payment JSON (`POST /_sandbox/payments`): `{"id": "…", "amount": "10.50", "currency":
 //! "USD", "status": "charged", "order_reference": "…", "refunded": "2.00", "behaviour":
 //! "approve" | "decline" | "wait", "decline_code": "05"}`; only `amount` and `currency` are
@@ -55,6 +60,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use http::{HeaderMap, Method, StatusCode};
@@ -131,6 +137,7 @@ pub struct PlexyConfig {
     pub(crate) seeded: bool,
     pub(crate) pending_delay: Duration,
     pub(crate) webhook: Option<WebhookConfig>,
+    pub(crate) route_missing: bool,
 }
 
 impl Default for PlexyConfig {
@@ -141,6 +148,7 @@ impl Default for PlexyConfig {
             seeded: true,
             pending_delay: Duration::from_secs(1),
             webhook: None,
+            route_missing: false,
         }
     }
 }
@@ -175,6 +183,13 @@ impl PlexyConfig {
     /// none.
     pub fn webhook(mut self, webhook: WebhookConfig) -> Self {
         self.webhook = Some(webhook);
+        self
+    }
+
+    /// Starts in "route missing" mode (see [`PlexySandbox::set_route_missing`](crate::PlexySandbox::set_route_missing)), and returns to
+    /// it on every reset. Default off.
+    pub fn route_missing(mut self) -> Self {
+        self.route_missing = true;
         self
     }
 }
@@ -276,6 +291,10 @@ pub(crate) struct PlexyEmulator {
     pending_delay: Duration,
     ledger: Mutex<Ledger<PaymentState>>,
     outbox: Outbox,
+    /// The configured "route missing" mode, restored on reset.
+    route_missing_configured: bool,
+    /// Whether P-L2 answers like an unknown route of the web framework.
+    route_missing: AtomicBool,
 }
 
 /// A routed Plexy operation.
@@ -293,6 +312,8 @@ impl PlexyEmulator {
             pending_delay: config.pending_delay,
             ledger: Mutex::new(Ledger::default()),
             outbox: Outbox::new(Scheme::Plexy, config.webhook)?,
+            route_missing_configured: config.route_missing,
+            route_missing: AtomicBool::new(config.route_missing),
         };
         emulator.reset_checked()?;
         Ok(emulator)
@@ -307,6 +328,8 @@ impl PlexyEmulator {
             }
         }
         *lock(&self.ledger) = fresh;
+        self.route_missing
+            .store(self.route_missing_configured, Ordering::SeqCst);
         Ok(())
     }
 
@@ -856,6 +879,30 @@ fn unauthorized(note: &str) -> Reply {
     )
 }
 
+/// The body of `POST /_sandbox/modes`: each mode given is switched, the others stay.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminModes {
+    route_missing: Option<bool>,
+}
+
+/// What Plexy's Go web framework (and many gateways) answers for a route it does not have:
+/// HTTP 404, `Content-Type: application/json`, exactly `{"message":"Not Found"}`, without
+/// Plexy's `code`.
+fn route_missing_reply() -> Reply {
+    #[derive(Serialize)]
+    struct FrameworkNotFound {
+        message: &'static str,
+    }
+    Reply::json(
+        StatusCode::NOT_FOUND,
+        &FrameworkNotFound {
+            message: "Not Found",
+        },
+    )
+    .note("route missing mode: P-L2 answered as an unknown route")
+}
+
 /// The admin endpoint's payment JSON.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -910,6 +957,13 @@ impl Provider for PlexyEmulator {
     fn handle(&self, route: &PlexyRoute, call: &Call<'_>) -> Reply {
         // A status change that a client can observe has been announced by webhook.
         self.finalize_due(Instant::now());
+        if matches!(route, PlexyRoute::ByOrderReference(_))
+            && self.route_missing.load(Ordering::SeqCst)
+        {
+            // The web framework answers an unknown route before any handler (authentication
+            // included) runs.
+            return route_missing_reply();
+        }
         if !self.authorized(call.headers) {
             let note = match header(call.headers, "authorization") {
                 None => "missing Authorization header",
@@ -997,6 +1051,18 @@ impl Provider for PlexyEmulator {
         &self.outbox
     }
 
+    fn modes(&self) -> serde_json::Value {
+        serde_json::json!({ "route_missing": self.route_missing.load(Ordering::SeqCst) })
+    }
+
+    fn set_modes(&self, body: &[u8]) -> Result<serde_json::Value, String> {
+        let modes: AdminModes = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+        if let Some(on) = modes.route_missing {
+            self.route_missing.store(on, Ordering::SeqCst);
+        }
+        Ok(self.modes())
+    }
+
     fn finalize_due(&self, now: Instant) -> Option<Instant> {
         let mut ledger = lock(&self.ledger);
         let (due, next) = ledger.take_finalized(now);
@@ -1055,5 +1121,34 @@ fn emit_webhook(outbox: &Outbox, r: &RefundEntry, state: Resolved, updated_at: S
     match serde_json::to_vec(&envelope) {
         Ok(body) => outbox.emit(&name, &r.payment_id, &r.id, body),
         Err(e) => tracing::error!(error = %e, "refund-sandbox could not serialize a Plexy webhook"),
+    }
+}
+
+/// Plexy-only switches of the running emulator.
+impl crate::PlexySandbox {
+    /// Switches "route missing" mode: while on, P-L2 (`GET /v1/transactions/by-order-reference/{ref}`)
+    /// answers every reference, found or not and whatever the `Authorization` header, with HTTP
+    /// 404, `Content-Type: application/json` and exactly `{"message":"Not Found"}`: what Plexy's
+    /// Go web framework (or a gateway in front of it) answers for a route it does not have. It
+    /// is how a wrong or retired P-L2 path (ASSUMED in the contract, §1.4) would look in
+    /// production; a client must read it as inconclusive, never as "no refund" (§0.5). Faults
+    /// still apply first; the other routes are unaffected. [`reset`](Self::reset) restores the
+    /// configured mode ([`PlexyConfig::route_missing`]). Also `POST /_sandbox/modes` with
+    /// `{"route_missing":true}`.
+    pub fn set_route_missing(&self, on: bool) {
+        self.server
+            .shared
+            .provider
+            .route_missing
+            .store(on, Ordering::SeqCst);
+    }
+
+    /// Whether "route missing" mode is on (see [`set_route_missing`](Self::set_route_missing)).
+    pub fn is_route_missing(&self) -> bool {
+        self.server
+            .shared
+            .provider
+            .route_missing
+            .load(Ordering::SeqCst)
     }
 }

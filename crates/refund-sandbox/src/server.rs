@@ -87,6 +87,17 @@ pub(crate) trait Provider: Send + Sync + 'static {
     /// Emits the webhook events of the pending refunds whose final state is due at `now`;
     /// returns when the next one falls due.
     fn finalize_due(&self, now: Instant) -> Option<Instant>;
+    /// The emulator's switchable modes, as the admin JSON of `GET /_sandbox/modes`. None by
+    /// default.
+    fn modes(&self) -> Value {
+        json!({})
+    }
+    /// Switches modes from the admin JSON of `POST /_sandbox/modes` and returns the modes after
+    /// the change, or why the body was refused.
+    fn set_modes(&self, body: &[u8]) -> Result<Value, String> {
+        let _ = body;
+        Err("this emulator has no switchable modes".to_owned())
+    }
 }
 
 /// The result of routing.
@@ -402,6 +413,10 @@ fn router<P: Provider>(shared: Arc<Shared<P>>) -> Router {
             get(admin_requests::<P>).delete(admin_clear_requests::<P>),
         )
         .route("/_sandbox/reset", post(admin_reset::<P>))
+        .route(
+            "/_sandbox/modes",
+            get(admin_modes::<P>).post(admin_set_modes::<P>),
+        )
         .route(
             "/_sandbox/resolve-pending",
             post(admin_resolve_pending::<P>),
@@ -804,6 +819,20 @@ async fn admin_clear_requests<P: Provider>(State(shared): State<Arc<Shared<P>>>)
 async fn admin_reset<P: Provider>(State(shared): State<Arc<Shared<P>>>) -> Response {
     shared.reset();
     no_content()
+}
+
+async fn admin_modes<P: Provider>(State(shared): State<Arc<Shared<P>>>) -> Response {
+    admin_json(StatusCode::OK, &shared.provider.modes())
+}
+
+async fn admin_set_modes<P: Provider>(
+    State(shared): State<Arc<Shared<P>>>,
+    body: Bytes,
+) -> Response {
+    match shared.provider.set_modes(&body) {
+        Ok(modes) => admin_json(StatusCode::OK, &modes),
+        Err(message) => admin_error(StatusCode::BAD_REQUEST, message),
+    }
 }
 
 async fn admin_resolve_pending<P: Provider>(State(shared): State<Arc<Shared<P>>>) -> Response {

@@ -204,3 +204,77 @@ async fn paynext_and_payabli_admin_payments() {
     assert_eq!(a.json()["balance"]["amount"], "6.00");
     assert_eq!(a.json()["refunds_applied"], 1);
 }
+
+/// Issue 16: "route missing" mode over the admin API; the other emulators have no modes.
+#[tokio::test]
+async fn plexy_route_missing_mode_over_http() {
+    let sb = PlexySandbox::start().await.unwrap();
+    let admin = sb.admin_url();
+    let modes = get(format!("{admin}/modes")).await;
+    assert_eq!(
+        (modes.status, modes.json()),
+        (200, json!({"route_missing": false}))
+    );
+    let on = post(format!("{admin}/modes"), json!({"route_missing": true})).await;
+    assert_eq!(
+        (on.status, on.json()),
+        (200, json!({"route_missing": true}))
+    );
+    assert!(sb.is_route_missing());
+    let lookup = Answer::read(
+        client()
+            .get(format!(
+                "{}/transactions/by-order-reference/ORDER-784512",
+                sb.base_url()
+            ))
+            .header("Authorization", sb.api_key().expose_secret())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (lookup.status, lookup.text.as_str()),
+        (404, r#"{"message":"Not Found"}"#)
+    );
+    // An empty object changes nothing; unknown modes and wrong types are refused.
+    let same = post(format!("{admin}/modes"), json!({})).await;
+    assert_eq!(
+        (same.status, same.json()),
+        (200, json!({"route_missing": true}))
+    );
+    for body in [
+        json!({"route_gone": true}),
+        json!({"route_missing": "yes"}),
+        json!([]),
+    ] {
+        let refused = post(format!("{admin}/modes"), body.clone()).await;
+        assert_eq!(refused.status, 400, "{body}");
+        assert!(refused.json()["error"].is_string(), "{body}");
+    }
+    assert!(sb.is_route_missing());
+    // A reset restores the configured mode (off).
+    assert_eq!(
+        client()
+            .post(format!("{admin}/reset"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    assert_eq!(
+        get(format!("{admin}/modes")).await.json(),
+        json!({"route_missing": false})
+    );
+
+    let paynext = PayNextSandbox::start().await.unwrap();
+    let modes = get(format!("{}/modes", paynext.admin_url())).await;
+    assert_eq!((modes.status, modes.json()), (200, json!({})));
+    let refused = post(
+        format!("{}/modes", paynext.admin_url()),
+        json!({"route_missing": true}),
+    )
+    .await;
+    assert_eq!(refused.status, 400);
+}

@@ -521,3 +521,98 @@ async fn rust_api_payments_with_behaviours() {
     assert_eq!(a.json()["responseCode"], "61");
     assert_eq!(a.raw("amount"), "30.00");
 }
+
+/// Issue 16: "route missing" mode makes P-L2 answer like the Go web framework's unknown route,
+/// for a reference that exists and for one that does not, without touching the other routes.
+#[tokio::test]
+async fn route_missing_mode_answers_p_l2_with_the_frameworks_bare_404() {
+    let sb = PlexySandbox::start().await.unwrap();
+    assert!(!sb.is_route_missing());
+    let a = plexy_refund(
+        &sb,
+        seed::REFUNDABLE_USD,
+        r#"{"amount":1.00,"minorAmount":100,"orderReference":"rf-rm-1"}"#,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    let refund_id = a.json()["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        plexy_get(&sb, "/transactions/by-order-reference/rf-rm-1")
+            .await
+            .status,
+        200
+    );
+    let absent = plexy_get(&sb, "/transactions/by-order-reference/rf-rm-none").await;
+    assert_eq!((absent.status, absent.text.as_str()), (404, NOT_FOUND));
+
+    sb.set_route_missing(true);
+    assert!(sb.is_route_missing());
+    for reference in ["rf-rm-1", "rf-rm-none", "seed-plexy-usd-partially-refunded"] {
+        let a = plexy_get(
+            &sb,
+            &format!("/transactions/by-order-reference/{reference}"),
+        )
+        .await;
+        assert_eq!(a.status, 404, "{reference}");
+        assert_eq!(a.content_type(), "application/json", "{reference}");
+        assert_eq!(a.text, r#"{"message":"Not Found"}"#, "{reference}");
+    }
+    // Before authentication, as a framework's router would answer.
+    let a = Answer::read(
+        client()
+            .get(format!(
+                "{}/transactions/by-order-reference/rf-rm-1",
+                sb.base_url()
+            ))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (a.status, a.text.as_str()),
+        (404, r#"{"message":"Not Found"}"#)
+    );
+    // P-L1 and refunds are unaffected.
+    let t = plexy_get(&sb, &format!("/transactions/{refund_id}")).await;
+    assert_eq!(t.status, 200, "{}", t.text);
+    let a = plexy_refund(
+        &sb,
+        seed::REFUNDABLE_USD,
+        r#"{"amount":1.00,"minorAmount":100,"orderReference":"rf-rm-2"}"#,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(sb.applied_refunds_with_reference("rf-rm-2"), 1);
+    // The log says why.
+    let logged = sb.requests().into_iter().find(|r| {
+        r.path.ends_with("/rf-rm-none")
+            && r.status == Some(404)
+            && r.note
+                .as_deref()
+                .is_some_and(|n| n.contains("route missing"))
+    });
+    assert!(logged.is_some(), "{:?}", sb.requests());
+
+    sb.set_route_missing(false);
+    assert_eq!(
+        plexy_get(&sb, "/transactions/by-order-reference/rf-rm-1")
+            .await
+            .status,
+        200
+    );
+
+    // Configured at start: on, and back on after a reset.
+    let sb = PlexySandbox::start_with(PlexyConfig::default().route_missing())
+        .await
+        .unwrap();
+    assert!(sb.is_route_missing());
+    sb.set_route_missing(false);
+    sb.reset();
+    assert!(sb.is_route_missing());
+    let a = plexy_get(&sb, "/transactions/by-order-reference/ORDER-784512").await;
+    assert_eq!(
+        (a.status, a.text.as_str()),
+        (404, r#"{"message":"Not Found"}"#)
+    );
+}
