@@ -102,7 +102,10 @@
 //! ## Webhooks
 //! [`PlexyWebhookVerifier`] authenticates Plexy's webhook deliveries (`Authorization: Bearer
 //! <webhook token>`, compared in constant time) and reads refund events from them (§4.1). It
-//! implements [`refund_core::WebhookVerifier`].
+//! implements [`refund_core::WebhookVerifier`]. Merchants still on Plexy's legacy callbacks,
+//! signed with their private key in the `x-signature` header, use
+//! [`PlexyWebhookVerifier::legacy_signature`], which documents that scheme, its sources (Plexy's
+//! PHP SDK and WooCommerce plugin) and what it leaves unsigned.
 //!
 //! ## Errors
 //! Every fallible function returns [`refund_core::Error`]; branch on its

@@ -51,17 +51,7 @@ impl Transaction {
     /// [`Declined`](RefundStatus::Declined); `created`, `new`, `3d`, `authorized`, an unknown
     /// status or no status at all are [`Pending`](RefundStatus::Pending).
     pub fn refund_status(&self) -> RefundStatus {
-        match &self.status {
-            Some(TransactionStatus::Refunded | TransactionStatus::Charged) => {
-                RefundStatus::Succeeded
-            }
-            Some(
-                TransactionStatus::Rejected
-                | TransactionStatus::Failed
-                | TransactionStatus::Cancelled,
-            ) => RefundStatus::Declined,
-            _ => RefundStatus::Pending,
-        }
+        refund_status_of(self.status.as_ref())
     }
 
     /// Whether this transaction, read as an original payment, can be refunded (contract §1.4):
@@ -156,6 +146,17 @@ pub enum TransactionStatus {
     Refunded,
     /// Any other value, after normalization (prefix stripped, lowercase).
     Other(String),
+}
+
+/// The outcome of a refund transaction in `status` (see [`Transaction::refund_status`]).
+pub(crate) fn refund_status_of(status: Option<&TransactionStatus>) -> RefundStatus {
+    match status {
+        Some(TransactionStatus::Refunded | TransactionStatus::Charged) => RefundStatus::Succeeded,
+        Some(
+            TransactionStatus::Rejected | TransactionStatus::Failed | TransactionStatus::Cancelled,
+        ) => RefundStatus::Declined,
+        _ => RefundStatus::Pending,
+    }
 }
 
 impl TransactionStatus {
