@@ -118,7 +118,9 @@ pub(crate) enum WebhooksCommand {
     /// authentication fails (wrong or missing token or signature, stale timestamp), 400 for a body
     /// that cannot be parsed. Secrets come from PLEXY_WEBHOOK_TOKEN, PAYNEXT_WEBHOOK_SECRET,
     /// PAYABLI_WEBHOOK_HEADER + PAYABLI_WEBHOOK_SECRET, or --secret / --header; they are never
-    /// printed. The bound address is printed on stderr ("listening on 127.0.0.1:PORT").
+    /// printed. With PLEXY_WEBHOOK_SIGNATURE_KEY (the private key) set and PLEXY_WEBHOOK_TOKEN
+    /// unset, Plexy's legacy x-signature callbacks are verified instead. The bound address is
+    /// printed on stderr ("listening on 127.0.0.1:PORT").
     Listen(ListenArgs),
 }
 

@@ -23,6 +23,7 @@ struct Listener {
 /// The receiver for the chosen provider, with its secret from the options or the environment.
 fn receiver(args: &ListenArgs) -> Result<WebhookReceiver, Error> {
     let (secret_var, header_var) = match args.provider {
+        ProviderArg::Plexy if plexy_legacy_signature() => ("PLEXY_WEBHOOK_SIGNATURE_KEY", None),
         ProviderArg::Plexy => ("PLEXY_WEBHOOK_TOKEN", None),
         ProviderArg::Paynext => ("PAYNEXT_WEBHOOK_SECRET", None),
         ProviderArg::Payabli => ("PAYABLI_WEBHOOK_SECRET", Some("PAYABLI_WEBHOOK_HEADER")),
@@ -57,6 +58,13 @@ fn receiver(args: &ListenArgs) -> Result<WebhookReceiver, Error> {
     WebhookReceiver::builder()
         .verifiers_from_vars(vars)?
         .build()
+}
+
+/// Plexy's legacy `x-signature` callbacks are verified (with `--secret` or this variable as the
+/// private key) when `PLEXY_WEBHOOK_SIGNATURE_KEY` is set and `PLEXY_WEBHOOK_TOKEN` is not.
+fn plexy_legacy_signature() -> bool {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty());
+    set("PLEXY_WEBHOOK_SIGNATURE_KEY") && !set("PLEXY_WEBHOOK_TOKEN")
 }
 
 fn delivery_json(

@@ -49,6 +49,7 @@ fn listen(args: &[&str], env: &[(&str, &str)]) -> Listening {
         .args(args);
     for var in [
         "PLEXY_WEBHOOK_TOKEN",
+        "PLEXY_WEBHOOK_SIGNATURE_KEY",
         "PAYNEXT_WEBHOOK_SECRET",
         "PAYABLI_WEBHOOK_HEADER",
         "PAYABLI_WEBHOOK_SECRET",
@@ -202,4 +203,29 @@ async fn payabli_header_from_options_and_missing_configuration() {
     assert_eq!(out.status.code(), Some(4));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["error"]["kind"], "config");
+}
+
+/// Plexy's legacy `x-signature` callbacks with `PLEXY_WEBHOOK_SIGNATURE_KEY`. The signature is
+/// HMAC-SHA256 with key `test_SECRET_key` (the private key without `pr_`) of
+/// `7d1f0c3a-refund-110.5KZTrf-7f3c2btrue`, computed with Python's `hmac` module (see
+/// refund-plexy's `tests/webhook_legacy.rs`).
+#[tokio::test]
+async fn plexy_legacy_signature_from_the_environment() {
+    const BODY: &str = r#"{"id":"7d1f0c3a-refund-1","amount":10.50,"currency":"KZT","orderReference":"rf-7f3c2b","success":true,"type":"refund","parentTransactionId":"pay-1"}"#;
+    const SIG: &str = "12a12da215bb3e13a9cef4701e02b8a256978c7de018325b0ce9b16756fb0ab8";
+    let l = listen(
+        &["--provider", "plexy"],
+        &[("PLEXY_WEBHOOK_SIGNATURE_KEY", "pr_test_SECRET_key")],
+    );
+    assert_eq!(post(&l.url, &[("x-signature", SIG)], BODY).await, 200);
+    let v: serde_json::Value =
+        serde_json::from_str(&l.stdout.recv_timeout(Duration::from_secs(10)).unwrap()).unwrap();
+    assert_eq!(v["event_type"], "callback");
+    assert_eq!(v["refund_id"], "7d1f0c3a-refund-1");
+    assert_eq!(v["status"], "succeeded");
+    assert_eq!(v["amount"], "10.50");
+    assert_eq!(v["delivery_id"], "7d1f0c3a-refund-1|true|10.5");
+    let forged = BODY.replace("10.50", "99.50");
+    assert_eq!(post(&l.url, &[("x-signature", SIG)], &forged).await, 401);
+    assert_eq!(post(&l.url, &[], BODY).await, 401);
 }

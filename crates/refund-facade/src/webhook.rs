@@ -12,8 +12,9 @@ use refund_core::webhook::{
 use refund_core::{Error, ErrorKind, ProviderId, Result};
 
 /// The environment variables [`WebhookReceiverBuilder::verifiers_from_vars`] reads.
-pub const WEBHOOK_ENV_VARS: [&str; 4] = [
+pub const WEBHOOK_ENV_VARS: [&str; 5] = [
     "PLEXY_WEBHOOK_TOKEN",
+    "PLEXY_WEBHOOK_SIGNATURE_KEY",
     "PAYNEXT_WEBHOOK_SECRET",
     "PAYABLI_WEBHOOK_HEADER",
     "PAYABLI_WEBHOOK_SECRET",
@@ -150,13 +151,17 @@ impl WebhookReceiverBuilder {
         self
     }
 
-    /// Registers the verifiers whose secrets `vars` gives: `PLEXY_WEBHOOK_TOKEN`,
-    /// `PAYNEXT_WEBHOOK_SECRET`, and `PAYABLI_WEBHOOK_HEADER` + `PAYABLI_WEBHOOK_SECRET`
-    /// (an absent or empty variable registers nothing).
+    /// Registers the verifiers whose secrets `vars` gives: `PLEXY_WEBHOOK_TOKEN` (Plexy's
+    /// bearer-token webhooks) or `PLEXY_WEBHOOK_SIGNATURE_KEY` (the merchant's private key `pr_…`,
+    /// for Plexy's legacy `x-signature` callbacks, see
+    /// `refund_plexy::PlexyWebhookVerifier::legacy_signature`), `PAYNEXT_WEBHOOK_SECRET`, and
+    /// `PAYABLI_WEBHOOK_HEADER` + `PAYABLI_WEBHOOK_SECRET` (an absent or empty variable
+    /// registers nothing).
     ///
     /// # Errors
     /// `Config` when a secret is unusable (a PayNext secret that is not `whsec_<base64>`, a bad
-    /// header name) or only one of the two Payabli variables is set.
+    /// header name, a Plexy key that is only `pr_`), only one of the two Payabli variables is
+    /// set, or both Plexy variables are (a receiver has one verifier per provider).
     #[allow(
         unused_mut,
         unused_variables,
@@ -167,10 +172,26 @@ impl WebhookReceiverBuilder {
         let config = |var: &str, e: Error| Error::config(format!("{var}: {}", e.message()));
         let mut builder = self;
         #[cfg(feature = "plexy")]
-        if let Some(token) = get("PLEXY_WEBHOOK_TOKEN") {
-            let v = refund_plexy::PlexyWebhookVerifier::new(token)
-                .map_err(|e| config("PLEXY_WEBHOOK_TOKEN", e))?;
-            builder = builder.verifier(Arc::new(v));
+        match (
+            get("PLEXY_WEBHOOK_TOKEN"),
+            get("PLEXY_WEBHOOK_SIGNATURE_KEY"),
+        ) {
+            (Some(token), None) => {
+                let v = refund_plexy::PlexyWebhookVerifier::new(token)
+                    .map_err(|e| config("PLEXY_WEBHOOK_TOKEN", e))?;
+                builder = builder.verifier(Arc::new(v));
+            }
+            (None, Some(key)) => {
+                let v = refund_plexy::PlexyWebhookVerifier::legacy_signature(key)
+                    .map_err(|e| config("PLEXY_WEBHOOK_SIGNATURE_KEY", e))?;
+                builder = builder.verifier(Arc::new(v));
+            }
+            (None, None) => {}
+            (Some(_), Some(_)) => {
+                return Err(Error::config(
+                    "set PLEXY_WEBHOOK_TOKEN or PLEXY_WEBHOOK_SIGNATURE_KEY, not both",
+                ));
+            }
         }
         #[cfg(feature = "paynext")]
         if let Some(secret) = get("PAYNEXT_WEBHOOK_SECRET") {
@@ -213,5 +234,78 @@ impl WebhookReceiverBuilder {
             verifiers,
             dedup: self.dedup,
         })
+    }
+}
+
+#[cfg(all(test, feature = "plexy"))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use refund_core::webhook::header_map;
+
+    use super::*;
+
+    /// A flat legacy callback and its `x-signature` under the private key `pr_test_SECRET_key`
+    /// (HMAC-SHA256 with key `test_SECRET_key` of `7d1f0c3a-refund-110.5KZTrf-7f3c2btrue`,
+    /// computed with Python's `hmac` module; see refund-plexy's `tests/webhook_legacy.rs`).
+    const LEGACY_BODY: &str = r#"{"id":"7d1f0c3a-refund-1","amount":10.50,"currency":"KZT","orderReference":"rf-7f3c2b","success":true,"type":"refund","parentTransactionId":"pay-1"}"#;
+    const LEGACY_SIG: &str = "12a12da215bb3e13a9cef4701e02b8a256978c7de018325b0ce9b16756fb0ab8";
+
+    fn from(vars: &[(&str, &str)]) -> Result<WebhookReceiver> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        WebhookReceiver::builder()
+            .verifiers_from_vars(move |name| {
+                vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            })?
+            .build()
+    }
+
+    #[tokio::test]
+    async fn plexy_legacy_signature_key_from_vars() {
+        let rx = from(&[("PLEXY_WEBHOOK_SIGNATURE_KEY", "pr_test_SECRET_key")]).unwrap();
+        let headers = header_map([("x-signature", LEGACY_SIG)]).unwrap();
+        let first = rx
+            .receive(&ProviderId::PLEXY, &headers, LEGACY_BODY.as_bytes(), None)
+            .await
+            .unwrap();
+        let event = first.outcome.event().unwrap();
+        assert_eq!(event.delivery_id, "7d1f0c3a-refund-1|true|10.5");
+        assert!(!first.duplicate);
+        let again = rx
+            .receive(&ProviderId::PLEXY, &headers, LEGACY_BODY.as_bytes(), None)
+            .await
+            .unwrap();
+        assert!(again.duplicate);
+        // The bearer token is not accepted by a legacy receiver.
+        let bearer = header_map([("authorization", "Bearer pr_test_SECRET_key")]).unwrap();
+        let e = rx
+            .receive(&ProviderId::PLEXY, &bearer, LEGACY_BODY.as_bytes(), None)
+            .await
+            .unwrap_err();
+        assert_eq!(WebhookReceiver::status_for(&e), 401);
+
+        // Still the token scheme with PLEXY_WEBHOOK_TOKEN.
+        let rx = from(&[("PLEXY_WEBHOOK_TOKEN", "tok")]).unwrap();
+        let e = rx
+            .receive(&ProviderId::PLEXY, &headers, LEGACY_BODY.as_bytes(), None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::WebhookAuth);
+
+        // One verifier per provider, and a usable key.
+        let e = from(&[
+            ("PLEXY_WEBHOOK_TOKEN", "tok"),
+            ("PLEXY_WEBHOOK_SIGNATURE_KEY", "pr_k"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        let e = from(&[("PLEXY_WEBHOOK_SIGNATURE_KEY", "pr_")]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Config);
+        assert!(e.message().contains("PLEXY_WEBHOOK_SIGNATURE_KEY"), "{e}");
+        assert!(!format!("{e} {e:?}").contains("SECRET"));
+        assert!(WEBHOOK_ENV_VARS.contains(&"PLEXY_WEBHOOK_SIGNATURE_KEY"));
     }
 }
