@@ -1172,11 +1172,10 @@ fn absence_is_proven(
     let object = value.as_ref().and_then(serde_json::Value::as_object);
     match vendor {
         Vendor::Plexy => {
-            let plexy_body = object.is_some_and(|o| {
-                o.get("code").is_some_and(|c| c == 4 || c == "4")
-                    || o.contains_key("type")
-                    || o.contains_key("message")
-            });
+            // Only Plexy's own error body with code 4 proves absence; a bare
+            // `{"message":"Not Found"}` is any unknown route's answer (issue 16).
+            let plexy_body =
+                object.is_some_and(|o| o.get("code").is_some_and(|c| c == 4 || c == "4"));
             if status != 404 || !plexy_body {
                 return Err(format!(
                     "absent from http {status} without Plexy's 404 body"
