@@ -441,6 +441,8 @@ fn finish(
     let text =
         serde_json::to_string(&line).map_err(|e| format!("cannot encode report line: {e}"))?;
     journal.finish(idx, state, &text)?;
+    // Tracking: the row's outcome and its transition (see the end of journal.rs).
+    journal.apply_status_sync(idx, &crate::tracking::batch_update(&line))?;
     Ok(line)
 }
 

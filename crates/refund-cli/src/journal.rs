@@ -145,6 +145,7 @@ impl Journal {
             COMMIT;",
         )
         .map_err(in_use)?;
+        migrate_tracking(&conn).map_err(in_use)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(err)?;
         Ok(Journal {
@@ -344,5 +345,499 @@ mod tests {
         );
         // A row cannot be inserted twice.
         assert!(j.insert(0, &key()).is_err());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tracking: each row's current outcome and its transitions (`refund batch --follow`,
+// `refund follow`, `refund webhooks listen --journal`, `refund report`).
+//
+// Schema (a Postgres journal mirrors exactly this):
+// - `rows.outcome TEXT` (nullable): succeeded | pending | declined | refused | unknown | failed,
+//   NULL while the batch has not finished the row;
+// - `rows.refund_id TEXT` (nullable): the provider's refund id, once known;
+// - `transitions (seq INTEGER PRIMARY KEY AUTOINCREMENT, idx INTEGER NOT NULL, at_ms INTEGER NOT
+//   NULL, from_outcome TEXT, to_outcome TEXT NOT NULL, source TEXT NOT NULL, refund_id TEXT,
+//   detail TEXT)` with source batch | follow | webhook.
+//
+// An older journal is migrated when opened (columns added, `outcome` and `refund_id` backfilled
+// from the stored `result`, one `batch` transition per backfilled row).
+//
+// The rule: a final outcome (succeeded, declined, refused) never changes, whatever arrives later.
+// Every change is a guarded UPDATE (on the outcome read, and never from a final one) in one
+// transaction with its transition, so two writers on one journal (a follow and a webhook
+// listener) cannot move a row back.
+//
+// Locking: `refund batch` holds the journal exclusively (see `Journal::open`). Follow, report and
+// the webhook listener open it in SQLite's normal locking mode with a busy timeout
+// (`Journal::open_shared`), so they can run side by side, but not while a batch runs.
+// ---------------------------------------------------------------------------------------------
+
+use crate::tracking::{StatusUpdate, TrackedRow, Transition};
+
+/// Outcomes that never change once recorded.
+const FINAL_OUTCOMES_SQL: &str = "('succeeded', 'declined', 'refused')";
+
+/// How long a shared opener waits for another writer before giving up.
+const SHARED_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Adds the tracking columns and table when missing and backfills `outcome` from `result`.
+fn migrate_tracking(conn: &Connection) -> rusqlite::Result<()> {
+    let mut columns = Vec::new();
+    {
+        let mut stmt = conn.prepare("PRAGMA table_info(rows)")?;
+        let names = stmt.query_map([], |r| r.get::<_, String>(1))?;
+        for name in names {
+            columns.push(name?);
+        }
+    }
+    let has = |c: &str| columns.iter().any(|n| n == c);
+    let tx = conn.unchecked_transaction()?;
+    if !has("outcome") {
+        tx.execute_batch("ALTER TABLE rows ADD COLUMN outcome TEXT")?;
+    }
+    if !has("refund_id") {
+        tx.execute_batch("ALTER TABLE rows ADD COLUMN refund_id TEXT")?;
+    }
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS transitions (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            idx INTEGER NOT NULL,
+            at_ms INTEGER NOT NULL,
+            from_outcome TEXT,
+            to_outcome TEXT NOT NULL,
+            source TEXT NOT NULL,
+            refund_id TEXT,
+            detail TEXT
+        );
+        CREATE INDEX IF NOT EXISTS transitions_by_idx ON transitions (idx, seq);
+        CREATE INDEX IF NOT EXISTS rows_by_outcome ON rows (outcome);
+        CREATE INDEX IF NOT EXISTS rows_by_payment ON rows (provider, payment_id);",
+    )?;
+    // Rows finished by a batch that did not record outcomes (an older version, or a kill
+    // between the row's result and its transition).
+    let stale: Vec<(i64, String, i64)> = {
+        let mut stmt = tx.prepare(
+            "SELECT idx, result, updated_at FROM rows WHERE outcome IS NULL AND result IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (idx, result, at_ms) in stale {
+        let Ok(line) = serde_json::from_str::<crate::batch::ReportLine>(&result) else {
+            continue;
+        };
+        if !crate::tracking::OUTCOMES.contains(&line.outcome.as_str()) {
+            continue;
+        }
+        tx.execute(
+            "UPDATE rows SET outcome = ?2, refund_id = COALESCE(refund_id, ?3)
+             WHERE idx = ?1 AND outcome IS NULL",
+            params![idx, line.outcome, line.refund_id],
+        )?;
+        tx.execute(
+            "INSERT INTO transitions (idx, at_ms, from_outcome, to_outcome, source, refund_id, detail)
+             VALUES (?1, ?2, NULL, ?3, 'batch', ?4, ?5)",
+            params![
+                idx,
+                at_ms,
+                line.outcome,
+                line.refund_id,
+                "recorded from the batch result"
+            ],
+        )?;
+    }
+    tx.commit()
+}
+
+impl Journal {
+    /// Opens an existing journal for tracking (follow, report, webhooks) in SQLite's normal
+    /// locking mode, so that several such processes can share it; migrates it if needed.
+    ///
+    /// Fails when the journal does not exist, or is held by a running `refund batch`.
+    pub(crate) fn open_shared(path: &Path) -> JournalResult<Journal> {
+        if !path.exists() {
+            return Err(format!(
+                "journal {} does not exist (it is created by `refund batch`)",
+                path.display()
+            ));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| format!("cannot open journal {}: {e}", path.display()))?;
+        conn.busy_timeout(SHARED_BUSY_TIMEOUT).map_err(err)?;
+        let in_use = |e: rusqlite::Error| {
+            if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ) {
+                format!(
+                    "journal {} is in use by a running `refund batch`; try again when it ends",
+                    path.display()
+                )
+            } else {
+                format!("cannot open journal {}: {e}", path.display())
+            }
+        };
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(in_use)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(in_use)?;
+        let has_rows: bool = conn
+            .query_row(
+                "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'rows'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(in_use)?;
+        if !has_rows {
+            return Err(format!(
+                "{} is not a batch journal (no rows table)",
+                path.display()
+            ));
+        }
+        migrate_tracking(&conn).map_err(in_use)?;
+        Ok(Journal {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Records a status change of row `idx` with its transition, unless the row's outcome is
+    /// final, already `update.to`, or not movable by `update.source` (see [`Source`]). Returns
+    /// the transition written, if any.
+    pub(crate) fn apply_status_sync(
+        &self,
+        idx: u64,
+        update: &StatusUpdate,
+    ) -> JournalResult<Option<Transition>> {
+        let idx = to_i64(idx)?;
+        let conn = self.conn();
+        let tx = conn.unchecked_transaction().map_err(err)?;
+        let current: Option<(Option<String>, String)> = tx
+            .query_row(
+                "SELECT outcome, state FROM rows WHERE idx = ?1",
+                params![idx],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        let Some((from, state)) = current else {
+            return Ok(None);
+        };
+        if !update.source.may_move(from.as_deref(), &state, update.to) {
+            return Ok(None);
+        }
+        let changed = tx
+            .execute(
+                &format!(
+                    "UPDATE rows SET outcome = ?2, refund_id = COALESCE(?3, refund_id)
+                     WHERE idx = ?1 AND outcome IS ?4
+                       AND (outcome IS NULL OR outcome NOT IN {FINAL_OUTCOMES_SQL})"
+                ),
+                params![idx, update.to, update.refund_id, from],
+            )
+            .map_err(err)?;
+        if changed != 1 {
+            return Ok(None);
+        }
+        tx.execute(
+            "INSERT INTO transitions (idx, at_ms, from_outcome, to_outcome, source, refund_id, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                idx,
+                update.at_ms,
+                from,
+                update.to,
+                update.source.as_str(),
+                update.refund_id,
+                update.detail
+            ],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(Some(Transition {
+            at_ms: update.at_ms,
+            from,
+            to: update.to.to_owned(),
+            source: update.source.as_str().to_owned(),
+            refund_id: update.refund_id.clone(),
+            detail: update.detail.clone(),
+        }))
+    }
+
+    /// Rows matching `filter` (an SQL condition on `rows` with positional parameters), in file
+    /// order, with their transitions when `with_transitions`.
+    fn tracked_rows(
+        &self,
+        filter: &str,
+        args: &[&dyn rusqlite::ToSql],
+        with_transitions: bool,
+    ) -> JournalResult<Vec<TrackedRow>> {
+        let conn = self.conn();
+        let mut rows: Vec<TrackedRow> = {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT idx, provider, payment_id, amount, currency, reference, reason, state,
+                            snapshot, result, outcome, refund_id, updated_at
+                     FROM rows WHERE {filter} ORDER BY idx"
+                ))
+                .map_err(err)?;
+            let mapped = stmt
+                .query_map(args, |r| {
+                    Ok(TrackedRow {
+                        idx: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                        key: RowKey {
+                            provider: r.get(1)?,
+                            payment_id: r.get(2)?,
+                            amount: r.get(3)?,
+                            currency: r.get(4)?,
+                            reference: r.get(5)?,
+                            reason: r.get(6)?,
+                        },
+                        state: r.get(7)?,
+                        snapshot: r.get(8)?,
+                        result: r.get(9)?,
+                        outcome: r.get(10)?,
+                        refund_id: r.get(11)?,
+                        updated_at_ms: r.get(12)?,
+                        transitions: Vec::new(),
+                    })
+                })
+                .map_err(err)?;
+            mapped.collect::<rusqlite::Result<_>>().map_err(err)?
+        };
+        if with_transitions {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT at_ms, from_outcome, to_outcome, source, refund_id, detail
+                     FROM transitions WHERE idx = ?1 ORDER BY seq",
+                )
+                .map_err(err)?;
+            for row in &mut rows {
+                let mapped = stmt
+                    .query_map(params![to_i64(row.idx)?], |r| {
+                        Ok(Transition {
+                            at_ms: r.get(0)?,
+                            from: r.get(1)?,
+                            to: r.get(2)?,
+                            source: r.get(3)?,
+                            refund_id: r.get(4)?,
+                            detail: r.get(5)?,
+                        })
+                    })
+                    .map_err(err)?;
+                row.transitions = mapped.collect::<rusqlite::Result<_>>().map_err(err)?;
+            }
+        }
+        Ok(rows)
+    }
+}
+
+impl crate::tracking::TrackingStore for Journal {
+    async fn pending_rows(&self) -> JournalResult<Vec<TrackedRow>> {
+        self.tracked_rows("outcome = 'pending'", &[], false)
+    }
+
+    async fn rows_for_event(
+        &self,
+        provider: &str,
+        payment_id: Option<&str>,
+        reference: Option<&str>,
+        refund_id: Option<&str>,
+    ) -> JournalResult<Vec<TrackedRow>> {
+        match payment_id {
+            Some(payment) => self.tracked_rows(
+                "provider = ?1 AND payment_id = ?2",
+                &[&provider, &payment],
+                false,
+            ),
+            None => self.tracked_rows(
+                "provider = ?1 AND ((?2 IS NOT NULL AND reference = ?2) OR (?3 IS NOT NULL AND refund_id = ?3))",
+                &[&provider, &reference, &refund_id],
+                false,
+            ),
+        }
+    }
+
+    async fn apply_status(
+        &self,
+        idx: u64,
+        update: &StatusUpdate,
+    ) -> JournalResult<Option<Transition>> {
+        self.apply_status_sync(idx, update)
+    }
+
+    async fn rows_for_report(&self) -> JournalResult<Vec<TrackedRow>> {
+        self.tracked_rows("1 = 1", &[], true)
+    }
+}
+
+#[cfg(test)]
+mod tracking_tests {
+    use super::*;
+    use crate::tracking::{Source, TrackingStore};
+
+    fn key(reference: &str) -> RowKey {
+        RowKey {
+            provider: "paynext".into(),
+            payment_id: format!("pay-{reference}"),
+            amount: String::new(),
+            currency: String::new(),
+            reference: reference.into(),
+            reason: String::new(),
+        }
+    }
+
+    fn update(source: Source, to: &'static str) -> StatusUpdate {
+        StatusUpdate {
+            to,
+            source,
+            refund_id: Some("re_1".into()),
+            detail: None,
+            at_ms: 1_700_000_000_000,
+        }
+    }
+
+    #[test]
+    fn an_old_journal_is_migrated_and_backfilled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        {
+            // The schema before tracking existed, with one finished and one unfinished row.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE rows (idx INTEGER PRIMARY KEY, provider TEXT NOT NULL,
+                 payment_id TEXT NOT NULL, amount TEXT NOT NULL, currency TEXT NOT NULL,
+                 reference TEXT NOT NULL, reason TEXT NOT NULL, state TEXT NOT NULL,
+                 snapshot TEXT, result TEXT, updated_at INTEGER NOT NULL);
+                 INSERT INTO rows VALUES (0, 'paynext', 'p0', '', '', 'rf-0', '', 'done', NULL,
+                   '{\"row\":1,\"provider\":\"paynext\",\"payment_id\":\"p0\",\"reference\":\"rf-0\",\"outcome\":\"pending\",\"refund_id\":\"re_0\",\"amount\":\"10.00\",\"currency\":\"USD\",\"provider_code\":null,\"message\":null,\"error\":null}', 5);
+                 INSERT INTO rows VALUES (1, 'paynext', 'p1', '', '', 'rf-1', '', 'sending', NULL, NULL, 6);",
+            )
+            .unwrap();
+        }
+        let j = Journal::open_shared(&path).unwrap();
+        let rows = j.tracked_rows("1 = 1", &[], true).unwrap();
+        assert_eq!(rows[0].outcome.as_deref(), Some("pending"));
+        assert_eq!(rows[0].refund_id.as_deref(), Some("re_0"));
+        assert_eq!(rows[0].transitions.len(), 1);
+        assert_eq!(rows[0].transitions[0].at_ms, 5);
+        assert_eq!(rows[0].transitions[0].source, "batch");
+        assert_eq!(rows[1].outcome, None);
+        assert!(rows[1].transitions.is_empty());
+        drop(j);
+        // Opening again (also exclusively, as a batch does) changes nothing.
+        let j = Journal::open(&path).unwrap();
+        let rows = j.tracked_rows("1 = 1", &[], true).unwrap();
+        assert_eq!(rows[0].transitions.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_final_outcome_never_moves_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        j.insert(0, &key("rf-0")).unwrap();
+        j.set_state(0, RowState::Done).unwrap();
+        let t = j
+            .apply_status(0, &update(Source::Batch, "pending"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((t.from, t.to.as_str()), (None, "pending"));
+        assert_eq!(j.pending_rows().await.unwrap().len(), 1);
+        // Pending again: no transition.
+        assert!(
+            j.apply_status(0, &update(Source::Webhook, "pending"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let t = j
+            .apply_status(0, &update(Source::Webhook, "succeeded"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (t.from.as_deref(), t.to.as_str()),
+            (Some("pending"), "succeeded")
+        );
+        // Late, duplicate and out-of-order news, from every source, never moves it back.
+        for (source, to) in [
+            (Source::Webhook, "pending"),
+            (Source::Follow, "pending"),
+            (Source::Follow, "declined"),
+            (Source::Batch, "unknown"),
+            (Source::Batch, "pending"),
+            (Source::Webhook, "succeeded"),
+        ] {
+            assert!(
+                j.apply_status(0, &update(source, to))
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "{source:?} {to}"
+            );
+        }
+        let rows = j.rows_for_report().await.unwrap();
+        assert_eq!(rows[0].outcome.as_deref(), Some("succeeded"));
+        assert_eq!(rows[0].transitions.len(), 2);
+        assert!(j.pending_rows().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn follow_and_webhooks_move_only_rows_that_may_have_been_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        for (i, state) in [RowState::New, RowState::Sending, RowState::Failed]
+            .into_iter()
+            .enumerate()
+        {
+            let idx = u64::try_from(i).unwrap();
+            j.insert(idx, &key(&format!("rf-{i}"))).unwrap();
+            j.set_state(idx, state).unwrap();
+        }
+        j.apply_status(2, &update(Source::Batch, "failed"))
+            .await
+            .unwrap()
+            .unwrap();
+        // Not sent: nothing to follow.
+        assert!(
+            j.apply_status(0, &update(Source::Webhook, "succeeded"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Sent by a batch that was killed: the provider's word is recorded.
+        assert!(
+            j.apply_status(1, &update(Source::Webhook, "succeeded"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // Failed without being applied: only a batch rerun moves it.
+        assert!(
+            j.apply_status(2, &update(Source::Follow, "succeeded"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            j.apply_status(2, &update(Source::Batch, "pending"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let found = j
+            .rows_for_event("paynext", None, None, Some("re_1"))
+            .await
+            .unwrap();
+        assert_eq!(found.iter().map(|r| r.idx).collect::<Vec<_>>(), vec![1, 2]);
+        let found = j
+            .rows_for_event("paynext", Some("pay-rf-0"), None, None)
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1);
     }
 }
