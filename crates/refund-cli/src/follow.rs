@@ -200,7 +200,7 @@ pub(crate) async fn command(
     concurrency: usize,
     format: OutputFormat,
 ) -> u8 {
-    let store = match crate::journal::Journal::open_shared(journal) {
+    let store = match crate::journal::Journal::open_shared(journal, crate::tracking::BUSY_TIMEOUT) {
         Ok(j) => j,
         Err(m) => return output::print_error(format, &Error::config(m), None),
     };

@@ -378,9 +378,6 @@ use crate::tracking::{StatusUpdate, TrackedRow, Transition};
 /// Outcomes that never change once recorded.
 const FINAL_OUTCOMES_SQL: &str = "('succeeded', 'declined', 'refused')";
 
-/// How long a shared opener waits for another writer before giving up.
-const SHARED_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// Adds the tracking columns and table when missing and backfills `outcome` from `result`.
 fn migrate_tracking(conn: &Connection) -> rusqlite::Result<()> {
     let mut columns = Vec::new();
@@ -392,7 +389,9 @@ fn migrate_tracking(conn: &Connection) -> rusqlite::Result<()> {
         }
     }
     let has = |c: &str| columns.iter().any(|n| n == c);
-    let tx = conn.unchecked_transaction()?;
+    // IMMEDIATE: take the write lock first (waiting for it under the busy timeout) rather than
+    // upgrading a read lock, which fails at once when another process writes.
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
     if !has("outcome") {
         tx.execute_batch("ALTER TABLE rows ADD COLUMN outcome TEXT")?;
     }
@@ -454,8 +453,13 @@ impl Journal {
     /// Opens an existing journal for tracking (follow, report, webhooks) in SQLite's normal
     /// locking mode, so that several such processes can share it; migrates it if needed.
     ///
-    /// Fails when the journal does not exist, or is held by a running `refund batch`.
-    pub(crate) fn open_shared(path: &Path) -> JournalResult<Journal> {
+    /// Each statement waits up to `busy_timeout` for another writer (a follow and a webhook
+    /// listener hold the journal for a few milliseconds per change). Fails when the journal does
+    /// not exist, or is held by a running `refund batch` (after that wait).
+    pub(crate) fn open_shared(
+        path: &Path,
+        busy_timeout: std::time::Duration,
+    ) -> JournalResult<Journal> {
         if !path.exists() {
             return Err(format!(
                 "journal {} does not exist (it is created by `refund batch`)",
@@ -467,7 +471,7 @@ impl Journal {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| format!("cannot open journal {}: {e}", path.display()))?;
-        conn.busy_timeout(SHARED_BUSY_TIMEOUT).map_err(err)?;
+        conn.busy_timeout(busy_timeout).map_err(err)?;
         let in_use = |e: rusqlite::Error| {
             if matches!(
                 e.sqlite_error_code(),
@@ -514,7 +518,9 @@ impl Journal {
     ) -> JournalResult<Option<Transition>> {
         let idx = to_i64(idx)?;
         let conn = self.conn();
-        let tx = conn.unchecked_transaction().map_err(err)?;
+        let tx =
+            rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)
+                .map_err(err)?;
         let current: Option<(Option<String>, String)> = tx
             .query_row(
                 "SELECT outcome, state FROM rows WHERE idx = ?1",
@@ -532,7 +538,7 @@ impl Journal {
         let changed = tx
             .execute(
                 &format!(
-                    "UPDATE rows SET outcome = ?2, refund_id = COALESCE(?3, refund_id)
+                    "UPDATE rows SET outcome = ?2, refund_id = COALESCE(refund_id, ?3)
                      WHERE idx = ?1 AND outcome IS ?4
                        AND (outcome IS NULL OR outcome NOT IN {FINAL_OUTCOMES_SQL})"
                 ),
@@ -718,7 +724,7 @@ mod tracking_tests {
             )
             .unwrap();
         }
-        let j = Journal::open_shared(&path).unwrap();
+        let j = Journal::open_shared(&path, std::time::Duration::from_secs(5)).unwrap();
         let rows = j.tracked_rows("1 = 1", &[], true).unwrap();
         assert_eq!(rows[0].outcome.as_deref(), Some("pending"));
         assert_eq!(rows[0].refund_id.as_deref(), Some("re_0"));

@@ -132,18 +132,19 @@ async fn batch_command(
         Ok(summary) if args.follow => {
             // The batch has closed its journal: follow its pending rows (shared with webhook
             // listeners, like `refund follow`).
-            let followed = match journal::Journal::open_shared(&args.journal) {
-                Ok(store) => {
-                    follow::follow_rows(
-                        &router,
-                        &store,
-                        args.follow_for,
-                        usize::from(args.concurrency),
-                    )
-                    .await
-                }
-                Err(m) => Err(m),
-            };
+            let followed =
+                match journal::Journal::open_shared(&args.journal, tracking::BUSY_TIMEOUT) {
+                    Ok(store) => {
+                        follow::follow_rows(
+                            &router,
+                            &store,
+                            args.follow_for,
+                            usize::from(args.concurrency),
+                        )
+                        .await
+                    }
+                    Err(m) => Err(m),
+                };
             let code = match &followed {
                 Ok(f) if summary.exit_code() == output::EXIT_OK => f.exit_code(),
                 Ok(_) => summary.exit_code(),

@@ -218,7 +218,7 @@ pub(crate) async fn command(journal: &std::path::Path, format: ReportFormat) -> 
         ReportFormat::Json => crate::cli::OutputFormat::Json,
         _ => crate::cli::OutputFormat::Human,
     };
-    let store = match crate::journal::Journal::open_shared(journal) {
+    let store = match crate::journal::Journal::open_shared(journal, crate::tracking::BUSY_TIMEOUT) {
         Ok(j) => j,
         Err(m) => return crate::output::print_error(error_format, &Error::config(m), None),
     };

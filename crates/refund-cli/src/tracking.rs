@@ -11,6 +11,13 @@ use crate::journal::{JournalResult, RowKey};
 /// Every outcome a row can have.
 pub(crate) const OUTCOMES: [&str; 6] = crate::batch::OUTCOMES;
 
+/// How long follow and report wait for another writer of a shared journal.
+pub(crate) const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long the webhook listener waits for another writer before answering 503: short, because
+/// a batch holds the journal for its whole run and the provider delivers again anyway.
+pub(crate) const WEBHOOK_BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1000);
+
 /// Outcomes that never change once recorded.
 pub(crate) const FINAL: [&str; 3] = ["succeeded", "declined", "refused"];
 
@@ -65,7 +72,7 @@ pub(crate) struct StatusUpdate {
     /// The new outcome (one of [`OUTCOMES`]).
     pub(crate) to: &'static str,
     pub(crate) source: Source,
-    /// The provider's refund id, when the news carries one (kept when `None`).
+    /// The provider's refund id, when the news carries one (recorded when the row has none yet).
     pub(crate) refund_id: Option<String>,
     /// Free-form detail: JSON text with `amount`, `currency`, `raw_status`, `event_type`, …
     pub(crate) detail: Option<String>,
@@ -135,47 +142,52 @@ pub(crate) trait TrackingStore {
 }
 
 /// The one row a webhook event is about, among the candidates of
-/// [`TrackingStore::rows_for_event`]: the row with the event's reference, else the row with its
-/// refund id, else the only row of the payment whose refund id is not known yet (PayNext allows
-/// one refund per payment and its events carry no reference). `None` when no row or more than
-/// one could be meant.
+/// [`TrackingStore::rows_for_event`]:
+/// 1. the row with the event's reference, when the event carries one;
+/// 2. else the row with the event's refund id;
+/// 3. else, for an event that names the payment (`payment_id`) but no reference, the only row
+///    of that payment that was sent, when its refund id is unknown or the event's "refund id" is
+///    the payment id itself: PayNext allows one refund per payment, its events carry no
+///    reference, and a refund without a processor id of its own is identified by the payment id
+///    (contract §4.2).
+///
+/// `None` when no row or more than one could be meant.
 pub(crate) fn match_event<'a>(
     candidates: &'a [TrackedRow],
+    payment_id: Option<&str>,
     reference: Option<&str>,
     refund_id: Option<&str>,
 ) -> Option<&'a TrackedRow> {
-    let only = |mut it: std::vec::IntoIter<&'a TrackedRow>| match (it.next(), it.next()) {
-        (Some(row), None) => Some(row),
-        _ => None,
-    };
+    fn only<'a>(rows: impl Iterator<Item = &'a TrackedRow>) -> Option<&'a TrackedRow> {
+        let mut rows = rows;
+        match (rows.next(), rows.next()) {
+            (Some(row), None) => Some(row),
+            _ => None,
+        }
+    }
     if let Some(reference) = reference {
-        let by_reference: Vec<_> = candidates
-            .iter()
-            .filter(|r| r.key.reference == reference)
-            .collect();
-        if !by_reference.is_empty() {
-            return only(by_reference.into_iter());
-        }
+        // A reference names one refund: no fallback when no row has it.
+        return only(candidates.iter().filter(|r| r.key.reference == reference));
     }
-    if let Some(id) = refund_id {
-        let by_id: Vec<_> = candidates
+    if let Some(id) = refund_id
+        && candidates
             .iter()
-            .filter(|r| r.refund_id.as_deref() == Some(id))
-            .collect();
-        if !by_id.is_empty() {
-            return only(by_id.into_iter());
-        }
-    }
-    if reference.is_none() {
+            .any(|r| r.refund_id.as_deref() == Some(id))
+    {
         return only(
             candidates
                 .iter()
-                .filter(|r| r.refund_id.is_none() && r.state != "new" && r.state != "prepared")
-                .collect::<Vec<_>>()
-                .into_iter(),
+                .filter(|r| r.refund_id.as_deref() == Some(id)),
         );
     }
-    None
+    let payment = payment_id?;
+    let sent = || {
+        candidates
+            .iter()
+            .filter(|r| r.key.payment_id == payment && r.state != "new" && r.state != "prepared")
+    };
+    let row = only(sent())?;
+    (row.refund_id.is_none() || refund_id == Some(payment)).then_some(row)
 }
 
 /// The update a batch records when it finishes a row.
@@ -235,12 +247,37 @@ mod tests {
     fn events_match_by_reference_then_refund_id_then_the_only_row() {
         let rows = [row(0, "rf-0", Some("re_0")), row(1, "rf-1", None)];
         let idx = |r: Option<&TrackedRow>| r.map(|r| r.idx);
-        assert_eq!(idx(match_event(&rows, Some("rf-1"), Some("re_0"))), Some(1));
-        assert_eq!(idx(match_event(&rows, None, Some("re_0"))), Some(0));
-        assert_eq!(idx(match_event(&rows, None, Some("re_9"))), Some(1));
-        assert_eq!(idx(match_event(&rows, Some("rf-9"), Some("re_9"))), None);
-        let two_unknown = [row(0, "rf-0", None), row(1, "rf-1", None)];
-        assert_eq!(idx(match_event(&two_unknown, None, Some("re_9"))), None);
+        assert_eq!(
+            idx(match_event(&rows, Some("p"), Some("rf-1"), Some("re_0"))),
+            Some(1)
+        );
+        assert_eq!(
+            idx(match_event(&rows, Some("p"), None, Some("re_0"))),
+            Some(0)
+        );
+        assert_eq!(
+            idx(match_event(&rows, Some("p"), Some("rf-9"), Some("re_0"))),
+            None
+        );
+        // Two rows of the payment and an unknown refund id: ambiguous.
+        assert_eq!(idx(match_event(&rows, Some("p"), None, Some("re_9"))), None);
+        assert_eq!(idx(match_event(&rows, None, None, Some("re_9"))), None);
+        // The only row of a payment.
+        let one = [row(0, "rf-0", None)];
+        assert_eq!(
+            idx(match_event(&one, Some("p"), None, Some("re_9"))),
+            Some(0)
+        );
+        let known = [row(0, "rf-0", Some("re_0"))];
+        assert_eq!(
+            idx(match_event(&known, Some("p"), None, Some("re_9"))),
+            None
+        );
+        // PayNext names a refund without an id of its own by the payment id.
+        assert_eq!(
+            idx(match_event(&known, Some("p"), None, Some("p"))),
+            Some(0)
+        );
     }
 
     #[test]

@@ -36,7 +36,7 @@ async fn apply_to_journal(
     event: &refund_facade::refund_core::webhook::RefundEvent,
 ) -> Result<serde_json::Value, String> {
     use crate::tracking::{Source, StatusUpdate, TrackingStore, match_event, now_ms};
-    let store = crate::journal::Journal::open_shared(path)?;
+    let store = crate::journal::Journal::open_shared(path, crate::tracking::WEBHOOK_BUSY_TIMEOUT)?;
     let provider = event.provider.as_str();
     let payment = event.payment_id.as_ref().map(|p| p.as_str());
     let reference = event.reference.as_ref().map(|r| r.as_str());
@@ -44,7 +44,7 @@ async fn apply_to_journal(
     let candidates = store
         .rows_for_event(provider, payment, reference, refund_id)
         .await?;
-    let Some(row) = match_event(&candidates, reference, refund_id) else {
+    let Some(row) = match_event(&candidates, payment, reference, refund_id) else {
         return Ok(json!({"row": null, "applied": false, "outcome": null}));
     };
     let detail = json!({
