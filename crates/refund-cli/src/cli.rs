@@ -13,8 +13,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 ///
 /// Exit codes: 0 succeeded or pending; 3 declined; 4 refused without applying anything (invalid
 /// input, unsupported, auth, not found, config); 5 outcome unknown (may have been applied: run
-/// `refund status` later); 1 any other failure; 2 usage errors. `refund batch --help` tells the
-/// exit codes of a batch.
+/// `refund status` later); 1 any other failure; 2 usage errors. `refund batch --help`,
+/// `refund follow --help` and `refund report --help` tell the exit codes of those commands.
 #[derive(Debug, Parser)]
 #[command(name = "refund", version, propagate_version = true)]
 pub(crate) struct Cli {
