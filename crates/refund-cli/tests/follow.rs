@@ -1,7 +1,7 @@
 //! Following refunds to their final state, the built binary against the sandbox:
-//! `refund batch --follow`, `refund follow` (budget, kill -9 and rerun), `refund webhooks listen
-//! --journal` (late duplicates and out-of-order events) and `refund report` (exact totals),
-//! each checked against the sandbox's truth.
+//! `refund batch --follow`, `refund follow` (budget, kill -9 and rerun, 429 with `Retry-After`),
+//! `refund webhooks listen --journal` (late duplicates and out-of-order events) and `refund
+//! report` (exact totals), each checked against the sandbox's truth.
 
 #![allow(
     clippy::unwrap_used,
@@ -23,7 +23,7 @@ use refund_facade::refund_core::{Currency, Money};
 use refund_sandbox::payabli::PayabliConfig;
 use refund_sandbox::paynext::{self, PayNextConfig, PayNextPayment, PayNextRefundBehaviour};
 use refund_sandbox::plexy::{PlexyConfig, PlexyPayment, PlexyRefundBehaviour};
-use refund_sandbox::{Operation, RetrySchedule, Sandbox, WebhookConfig};
+use refund_sandbox::{Fault, FaultKind, Operation, RetrySchedule, Sandbox, WebhookConfig};
 use serde_json::Value;
 
 const HEADER: &str = "provider,payment_id,amount,currency,reference,reason\n";
@@ -549,6 +549,61 @@ async fn webhooks_settle_rows_and_late_duplicates_or_pending_events_never_move_t
     assert_eq!(v["journal"]["applied"], false, "already final: {v}");
     assert!(v["journal"]["row"].is_u64(), "{v}");
 
+    assert_truth(&s);
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_follow_waits_out_retry_after_and_finishes() {
+    let s = sandbox(Duration::from_secs(3600)).await;
+    let f = incident(&s);
+    let out = run(cmd(&s, &["batch", f.csv.to_str().unwrap()], &f.journal)).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    s.paynext().resolve_pending();
+    s.plexy().resolve_pending();
+    // pn-1's next four lookups are answered 429 with `Retry-After: 1`: more than the router's
+    // lookup retries (3 attempts), so the follow loop itself must wait and poll again.
+    s.paynext()
+        .inject(
+            Fault::new(FaultKind::TooManyRequests {
+                retry_after: Duration::from_secs(1),
+            })
+            .for_payment("pn-1")
+            .only(Operation::Lookup)
+            .times(4),
+        )
+        .unwrap();
+    let out = run(cmd(
+        &s,
+        &["follow", "--follow-for", "60s", "--output", "json"],
+        &f.journal,
+    ))
+    .await;
+    assert_eq!(out.code, 0, "{out:?}");
+    assert_eq!(
+        out.json(),
+        serde_json::json!({"followed": ROWS, "succeeded": 5, "declined": 1, "pending": 0, "errors": []})
+    );
+    let lookups: Vec<_> = s
+        .paynext()
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            r.operation == Some(Operation::Lookup) && r.payment_id.as_deref() == Some("pn-1")
+        })
+        .collect();
+    let limited = lookups.iter().filter(|r| r.status == Some(429)).count();
+    assert_eq!((limited, lookups.len()), (4, 5), "{lookups:?}");
+    for pair in lookups.windows(2) {
+        let gap = pair[1]
+            .received_at
+            .duration_since(pair[0].received_at)
+            .unwrap();
+        assert!(
+            gap >= Duration::from_secs(1),
+            "Retry-After honoured: {gap:?}"
+        );
+    }
     assert_truth(&s);
     s.shutdown().await;
 }
