@@ -792,6 +792,50 @@ mod tracking_tests {
         assert!(j.pending_rows().await.unwrap().is_empty());
     }
 
+    #[test]
+    fn two_writers_racing_on_one_row_record_one_final_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        {
+            let j = Journal::open(&path).unwrap();
+            for idx in 0..50 {
+                j.insert(idx, &key(&format!("rf-{idx}"))).unwrap();
+                j.set_state(idx, RowState::Done).unwrap();
+                j.apply_status_sync(idx, &update(Source::Batch, "pending"))
+                    .unwrap()
+                    .unwrap();
+            }
+        }
+        // A follow and a webhook listener, each with its own connection, settle every row at
+        // the same time with contradicting news.
+        let writers: Vec<_> = [(Source::Follow, "succeeded"), (Source::Webhook, "declined")]
+            .into_iter()
+            .map(|(source, to)| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let j =
+                        Journal::open_shared(&path, std::time::Duration::from_secs(10)).unwrap();
+                    (0..50)
+                        .filter(|idx| {
+                            j.apply_status_sync(*idx, &update(source, to))
+                                .unwrap()
+                                .is_some()
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        let won: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
+        assert_eq!(won, 50, "each row moved exactly once");
+        let j = Journal::open_shared(&path, std::time::Duration::from_secs(10)).unwrap();
+        for row in j.tracked_rows("1 = 1", &[], true).unwrap() {
+            let last = row.transitions.last().unwrap();
+            assert_eq!(row.transitions.len(), 2, "{row:?}");
+            assert_eq!(row.outcome.as_deref(), Some(last.to.as_str()));
+            assert_eq!(last.from.as_deref(), Some("pending"));
+        }
+    }
+
     #[tokio::test]
     async fn follow_and_webhooks_move_only_rows_that_may_have_been_applied() {
         let dir = tempfile::tempdir().unwrap();
