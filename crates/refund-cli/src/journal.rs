@@ -255,16 +255,6 @@ impl Journal {
         Ok(())
     }
 
-    pub(crate) fn finish(&self, idx: u64, state: RowState, result: &str) -> JournalResult<()> {
-        self.conn()
-            .execute(
-                "UPDATE rows SET state = ?2, result = ?3, updated_at = ?4 WHERE idx = ?1",
-                params![to_i64(idx)?, state.as_str(), result, now()],
-            )
-            .map_err(err)?;
-        Ok(())
-    }
-
     /// Counts of rows per state.
     #[cfg(test)]
     pub(crate) fn counts(&self) -> JournalResult<Vec<(String, u64)>> {
@@ -326,7 +316,19 @@ mod tests {
                 },
             )
             .unwrap();
-            j.finish(1, RowState::Done, "{}").unwrap();
+            j.finish_tracked(
+                1,
+                RowState::Done,
+                "{}",
+                &crate::tracking::StatusUpdate {
+                    to: "succeeded",
+                    source: crate::tracking::Source::Batch,
+                    refund_id: None,
+                    detail: None,
+                    at_ms: 0,
+                },
+            )
+            .unwrap();
         }
         let j = Journal::open(&path).unwrap();
         let r0 = j.get(0).unwrap().unwrap();
@@ -389,8 +391,7 @@ fn migrate_tracking(conn: &Connection) -> rusqlite::Result<()> {
         }
     }
     let has = |c: &str| columns.iter().any(|n| n == c);
-    // IMMEDIATE: take the write lock first (waiting for it under the busy timeout) rather than
-    // upgrading a read lock, which fails at once when another process writes.
+    // IMMEDIATE: see `immediate` (which maps the error for callers of the journal's methods).
     let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
     if !has("outcome") {
         tx.execute_batch("ALTER TABLE rows ADD COLUMN outcome TEXT")?;
@@ -413,8 +414,8 @@ fn migrate_tracking(conn: &Connection) -> rusqlite::Result<()> {
         CREATE INDEX IF NOT EXISTS rows_by_outcome ON rows (outcome);
         CREATE INDEX IF NOT EXISTS rows_by_payment ON rows (provider, payment_id);",
     )?;
-    // Rows finished by a batch that did not record outcomes (an older version, or a kill
-    // between the row's result and its transition).
+    // Rows finished by a version that did not record outcomes (today's batch commits a row's
+    // result and outcome together: `Journal::finish_tracked`).
     let stale: Vec<(i64, String, i64)> = {
         let mut stmt = tx.prepare(
             "SELECT idx, result, updated_at FROM rows WHERE outcome IS NULL AND result IS NOT NULL",
@@ -447,6 +448,72 @@ fn migrate_tracking(conn: &Connection) -> rusqlite::Result<()> {
         )?;
     }
     tx.commit()
+}
+
+/// A transaction that takes the write lock first (waiting for it under the busy timeout) rather
+/// than upgrading a read lock, which fails at once when another process writes.
+fn immediate(conn: &Connection) -> JournalResult<rusqlite::Transaction<'_>> {
+    rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)
+        .map_err(err)
+}
+
+/// Records `update` for row `idx` inside `tx` when its source may move the row (see
+/// `Source::may_move`): a guarded UPDATE (on the outcome read, never from a final one) and its
+/// transition. Returns the transition written, if any.
+fn apply_in(
+    tx: &rusqlite::Transaction<'_>,
+    idx: i64,
+    update: &StatusUpdate,
+) -> JournalResult<Option<Transition>> {
+    let current: Option<(Option<String>, String)> = tx
+        .query_row(
+            "SELECT outcome, state FROM rows WHERE idx = ?1",
+            params![idx],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(err)?;
+    let Some((from, state)) = current else {
+        return Ok(None);
+    };
+    if !update.source.may_move(from.as_deref(), &state, update.to) {
+        return Ok(None);
+    }
+    let changed = tx
+        .execute(
+            &format!(
+                "UPDATE rows SET outcome = ?2, refund_id = COALESCE(refund_id, ?3)
+                 WHERE idx = ?1 AND outcome IS ?4
+                   AND (outcome IS NULL OR outcome NOT IN {FINAL_OUTCOMES_SQL})"
+            ),
+            params![idx, update.to, update.refund_id, from],
+        )
+        .map_err(err)?;
+    if changed != 1 {
+        return Ok(None);
+    }
+    tx.execute(
+        "INSERT INTO transitions (idx, at_ms, from_outcome, to_outcome, source, refund_id, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            idx,
+            update.at_ms,
+            from,
+            update.to,
+            update.source.as_str(),
+            update.refund_id,
+            update.detail
+        ],
+    )
+    .map_err(err)?;
+    Ok(Some(Transition {
+        at_ms: update.at_ms,
+        from,
+        to: update.to.to_owned(),
+        source: update.source.as_str().to_owned(),
+        refund_id: update.refund_id.clone(),
+        detail: update.detail.clone(),
+    }))
 }
 
 impl Journal {
@@ -516,61 +583,32 @@ impl Journal {
         idx: u64,
         update: &StatusUpdate,
     ) -> JournalResult<Option<Transition>> {
+        let conn = self.conn();
+        let tx = immediate(&conn)?;
+        let transition = apply_in(&tx, to_i64(idx)?, update)?;
+        tx.commit().map_err(err)?;
+        Ok(transition)
+    }
+
+    /// Records a row's final journal state and result, and the batch's tracking update, in one
+    /// transaction: a row's result and its outcome are committed together.
+    pub(crate) fn finish_tracked(
+        &self,
+        idx: u64,
+        state: RowState,
+        result: &str,
+        update: &StatusUpdate,
+    ) -> JournalResult<()> {
         let idx = to_i64(idx)?;
         let conn = self.conn();
-        let tx =
-            rusqlite::Transaction::new_unchecked(&conn, rusqlite::TransactionBehavior::Immediate)
-                .map_err(err)?;
-        let current: Option<(Option<String>, String)> = tx
-            .query_row(
-                "SELECT outcome, state FROM rows WHERE idx = ?1",
-                params![idx],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(err)?;
-        let Some((from, state)) = current else {
-            return Ok(None);
-        };
-        if !update.source.may_move(from.as_deref(), &state, update.to) {
-            return Ok(None);
-        }
-        let changed = tx
-            .execute(
-                &format!(
-                    "UPDATE rows SET outcome = ?2, refund_id = COALESCE(refund_id, ?3)
-                     WHERE idx = ?1 AND outcome IS ?4
-                       AND (outcome IS NULL OR outcome NOT IN {FINAL_OUTCOMES_SQL})"
-                ),
-                params![idx, update.to, update.refund_id, from],
-            )
-            .map_err(err)?;
-        if changed != 1 {
-            return Ok(None);
-        }
+        let tx = immediate(&conn)?;
         tx.execute(
-            "INSERT INTO transitions (idx, at_ms, from_outcome, to_outcome, source, refund_id, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                idx,
-                update.at_ms,
-                from,
-                update.to,
-                update.source.as_str(),
-                update.refund_id,
-                update.detail
-            ],
+            "UPDATE rows SET state = ?2, result = ?3, updated_at = ?4 WHERE idx = ?1",
+            params![idx, state.as_str(), result, now()],
         )
         .map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(Some(Transition {
-            at_ms: update.at_ms,
-            from,
-            to: update.to.to_owned(),
-            source: update.source.as_str().to_owned(),
-            refund_id: update.refund_id.clone(),
-            detail: update.detail.clone(),
-        }))
+        apply_in(&tx, idx, update)?;
+        tx.commit().map_err(err)
     }
 
     /// Rows matching `filter` (an SQL condition on `rows` with positional parameters), in file
