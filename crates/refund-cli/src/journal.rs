@@ -576,8 +576,9 @@ impl Journal {
     }
 
     /// Records a status change of row `idx` with its transition, unless the row's outcome is
-    /// final, already `update.to`, or not movable by `update.source` (see [`Source`]). Returns
-    /// the transition written, if any.
+    /// final, already `update.to`, or not movable by `update.source` (see
+    /// [`Source::may_move`](crate::tracking::Source::may_move)). Returns the transition written,
+    /// if any.
     pub(crate) fn apply_status_sync(
         &self,
         idx: u64,
