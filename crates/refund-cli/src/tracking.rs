@@ -43,7 +43,8 @@ impl Source {
 
     /// Whether this source may move a row from outcome `from` (journal state `state`) to `to`.
     ///
-    /// Nothing moves a final outcome, and a repeated outcome is no transition. A batch records
+    /// Nothing moves a final outcome, a `pending` row only moves to `succeeded` or `declined`,
+    /// and a repeated outcome is no transition. A batch records
     /// what its request ended as (also after `failed` or `unknown`, on a rerun). A lookup or a
     /// webhook only tells about a refund that exists: it may move a row the provider accepted
     /// (`pending`), one whose outcome is `unknown`, or one a killed batch left `sending`, and only
@@ -51,6 +52,11 @@ impl Source {
     /// to change.
     pub(crate) fn may_move(self, from: Option<&str>, state: &str, to: &str) -> bool {
         if from == Some(to) || from.is_some_and(|f| FINAL.contains(&f)) {
+            return false;
+        }
+        // A refund known to exist only moves on to its final status: a later rerun that cannot
+        // establish it again (`unknown`) knows less, not more.
+        if from == Some("pending") && to != "succeeded" && to != "declined" {
             return false;
         }
         match self {
@@ -299,5 +305,12 @@ mod tests {
         assert!(!Source::Follow.may_move(Some("failed"), "failed", "succeeded"));
         assert!(!Source::Webhook.may_move(Some("pending"), "done", "unknown"));
         assert!(Source::Batch.may_move(Some("failed"), "failed", "pending"));
+        assert!(Source::Batch.may_move(Some("unknown"), "unknown", "succeeded"));
+        for to in ["unknown", "failed", "refused"] {
+            assert!(
+                !Source::Batch.may_move(Some("pending"), "unknown", to),
+                "{to}"
+            );
+        }
     }
 }
