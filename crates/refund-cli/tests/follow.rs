@@ -607,3 +607,56 @@ async fn a_rate_limited_follow_waits_out_retry_after_and_finishes() {
     assert_truth(&s);
     s.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_killed_while_following_and_rerun_sends_nothing_and_finishes() {
+    let s = sandbox(Duration::from_secs(3600)).await;
+    let f = incident(&s);
+    let batch_follow = |budget: &str| {
+        cmd(
+            &s,
+            &[
+                "batch",
+                f.csv.to_str().unwrap(),
+                "--follow",
+                "--follow-for",
+                budget,
+                "--output",
+                "json",
+            ],
+            &f.journal,
+        )
+    };
+    let mut child = batch_follow("10m")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Every row sent, and the follow's first lookups made: it is polling.
+    common::wait_until_async("the follow polls", Duration::from_secs(30), || {
+        lookups(&s) >= ROWS as usize
+    })
+    .await;
+    child.kill().unwrap(); // SIGKILL
+    assert_eq!(child.wait().unwrap().code(), None, "killed by a signal");
+    assert_eq!(common::refund_request_count(&s), ROWS as usize);
+    assert_eq!(journal_outcomes(&f.journal, "pending"), ROWS);
+
+    s.paynext().resolve_pending();
+    s.plexy().resolve_pending();
+    let out = run(batch_follow("60s")).await;
+    assert_eq!(out.code, 0, "{out:?}");
+    let summary = out.json();
+    // The batch part reports the stored answers and sends nothing; the follow settles the rows.
+    assert_eq!(summary["outcomes"]["pending"], ROWS, "{summary}");
+    assert_eq!(
+        summary["follow"],
+        serde_json::json!({"followed": ROWS, "succeeded": 5, "declined": 1, "pending": 0, "errors": []})
+    );
+    let report = report(&s, &f).await;
+    for row in report["rows"].as_array().unwrap() {
+        assert_eq!(moves(row).len(), 2, "{row}");
+    }
+    assert_truth(&s);
+    s.shutdown().await;
+}
