@@ -482,11 +482,11 @@ fn apply_in(
     let changed = tx
         .execute(
             &format!(
-                "UPDATE rows SET outcome = ?2, refund_id = COALESCE(refund_id, ?3)
+                "UPDATE rows SET outcome = ?2, refund_id = COALESCE(refund_id, ?3), updated_at = ?5
                  WHERE idx = ?1 AND outcome IS ?4
                    AND (outcome IS NULL OR outcome NOT IN {FINAL_OUTCOMES_SQL})"
             ),
-            params![idx, update.to, update.refund_id, from],
+            params![idx, update.to, update.refund_id, from, update.at_ms],
         )
         .map_err(err)?;
     if changed != 1 {

@@ -211,6 +211,10 @@ async fn batch_follow_settles_every_pending_row_and_the_report_adds_up() {
         assert_eq!(row["outcome"], end, "{row}");
         assert_eq!(row["state"], "done", "{row}");
         assert_eq!(
+            row["updated_at_ms"], row["transitions"][1]["at_ms"],
+            "{row}"
+        );
+        assert_eq!(
             moves(row),
             vec![
                 (Value::Null, "pending".to_owned(), "batch".to_owned()),
