@@ -440,7 +440,8 @@ fn finish(
     let (state, line) = line_for(idx, key, &result);
     let text =
         serde_json::to_string(&line).map_err(|e| format!("cannot encode report line: {e}"))?;
-    journal.finish(idx, state, &text)?;
+    // With tracking: the row's outcome and its transition (see the end of journal.rs).
+    journal.finish_tracked(idx, state, &text, &crate::tracking::batch_update(&line))?;
     Ok(line)
 }
 

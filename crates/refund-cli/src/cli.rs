@@ -13,14 +13,14 @@ use clap::{Parser, Subcommand, ValueEnum};
 ///
 /// Exit codes: 0 succeeded or pending; 3 declined; 4 refused without applying anything (invalid
 /// input, unsupported, auth, not found, config); 5 outcome unknown (may have been applied: run
-/// `refund status` later); 1 any other failure; 2 usage errors. `refund batch --help` tells the
-/// exit codes of a batch.
+/// `refund status` later); 1 any other failure; 2 usage errors. `refund batch --help`,
+/// `refund follow --help` and `refund report --help` tell the exit codes of those commands.
 #[derive(Debug, Parser)]
 #[command(name = "refund", version, propagate_version = true)]
 pub(crate) struct Cli {
-    /// Output format.
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
-    pub(crate) output: OutputFormat,
+    /// Output format (`csv` is for `refund report` only).
+    #[arg(long, global = true, value_enum, default_value_t = OutputArg::Human)]
+    pub(crate) output: OutputArg,
     /// Per-request timeout in seconds (connect timeout stays 10 s).
     #[arg(long, global = true, value_name = "SECONDS", value_parser = parse_timeout)]
     pub(crate) timeout: Option<std::time::Duration>,
@@ -38,6 +38,17 @@ pub(crate) enum OutputFormat {
     Human,
     /// One JSON object (per row for batch reports).
     Json,
+}
+
+/// The values of `--output`: the output formats, plus `csv` for `refund report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputArg {
+    /// Readable text.
+    Human,
+    /// One JSON object (per row for batch reports).
+    Json,
+    /// CSV, header and one line per row (`refund report` only).
+    Csv,
 }
 
 /// Providers.
@@ -102,6 +113,36 @@ pub(crate) enum Command {
     /// start (unreadable file, wrong header, journal in use, invalid configuration); 2 usage
     /// errors.
     Batch(BatchArgs),
+    /// Follow the pending rows of a batch journal until they are final.
+    ///
+    /// Polls each row whose outcome is `pending` with the provider's lookups (exponential
+    /// backoff with jitter, rate limits honoured), at most --concurrency rows at once, until the
+    /// provider reports it succeeded or declined, or --follow-for runs out. Each change is
+    /// recorded in the journal with a timestamp (see `refund report`). Nothing is ever sent; a
+    /// lookup that cannot find a refund the provider accepted leaves it pending. Safe to stop at
+    /// any moment (even kill -9) and run again. Runs beside `refund webhooks listen --journal`,
+    /// not while a `refund batch` holds the journal.
+    ///
+    /// Exit codes: 0 every followed row is final; 5 some rows are still pending after the
+    /// budget (run it again later); 1 a row could not be followed (missing key, auth, payment
+    /// not found) or the journal could not be written; 4 the journal cannot be opened (missing,
+    /// or in use by a batch); 2 usage errors.
+    Follow(FollowArgs),
+    /// The current state of every row of a batch journal, with totals.
+    ///
+    /// `--output json`: {"rows": [{"row", "provider", "payment_id", "reference", "state",
+    /// "outcome", "refund_id", "amount", "currency", "updated_at_ms", "transitions": [{"at_ms",
+    /// "from", "to", "source", "refund_id", "detail"}]}], "totals": [{"provider", "currency",
+    /// "outcome", "rows", "amount", "rows_without_amount"}]}. `--output csv`: the header
+    /// row,provider,payment_id,reference,state,outcome,refund_id,amount,currency,updated_at_ms,transitions
+    /// and one line per row. Text: the totals.
+    ///
+    /// Amounts are exact decimal text. A full refund's amount is the one the provider reported;
+    /// a row without a known amount is counted in its total's `rows_without_amount`, not in its
+    /// `amount`.
+    ///
+    /// Exit codes: 0 printed; 4 the journal cannot be opened; 1 it cannot be read.
+    Report(ReportArgs),
     /// Webhooks: receive and verify a provider's refund notifications.
     Webhooks {
         #[command(subcommand)]
@@ -139,6 +180,34 @@ pub(crate) struct ListenArgs {
     /// Payabli only: the name of the header carrying the secret; default PAYABLI_WEBHOOK_HEADER.
     #[arg(long, value_name = "NAME")]
     pub(crate) header: Option<String>,
+    /// Apply each verified refund event to this batch journal: the row with the event's
+    /// provider, payment and reference (or refund id) gets the event's status, unless its
+    /// outcome is already final (duplicates and late or out-of-order events never move a final
+    /// row back). Each printed object then has a "journal" member: {"row", "applied",
+    /// "outcome"}. While a `refund batch` holds the journal, deliveries are answered 503 so that
+    /// the provider delivers them again later.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) journal: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct FollowArgs {
+    /// The batch journal.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) journal: PathBuf,
+    /// How long to follow, in all: 90s, 15m, 2h or plain seconds.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration)]
+    pub(crate) follow_for: std::time::Duration,
+    /// Rows followed at once.
+    #[arg(long, value_name = "N", default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub(crate) concurrency: u16,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReportArgs {
+    /// The batch journal.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) journal: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -194,6 +263,14 @@ pub(crate) struct BatchArgs {
     /// "currency", "provider_code", "message", "error": null or {"kind", "message"}}.
     #[arg(long, value_name = "PATH")]
     pub(crate) report: Option<PathBuf>,
+    /// After the batch, follow its pending rows until they are final (as `refund follow`; the
+    /// exit code is then the batch's when it is not 0, else the follow's, and the summary gets
+    /// a "follow" member with --output json).
+    #[arg(long)]
+    pub(crate) follow: bool,
+    /// With --follow: how long to follow, in all: 90s, 15m, 2h or plain seconds.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration, requires = "follow")]
+    pub(crate) follow_for: std::time::Duration,
 }
 
 fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
@@ -204,4 +281,43 @@ fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
         return Err("timeout must be between 0 and 3600 seconds".into());
     }
     Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// A duration: `90s`, `15m`, `2h` or plain seconds (`45`), more than 0 and at most 7 days.
+pub(crate) fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("not a duration: {s:?} (write 90s, 15m, 2h or seconds)"))?;
+    let seconds = match unit {
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
+        _ => None,
+    }
+    .ok_or_else(|| format!("not a duration: {s:?} (write 90s, 15m, 2h or seconds)"))?;
+    if seconds == 0 || seconds > 7 * 24 * 3600 {
+        return Err("the duration must be between 1 second and 7 days".into());
+    }
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(parse_duration("90s"), Ok(secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(secs(900)));
+        assert_eq!(parse_duration("2h"), Ok(secs(7200)));
+        assert_eq!(parse_duration("45"), Ok(secs(45)));
+        for bad in ["", "0", "1.5m", "10d", "m", "-5s", "5 s", "169h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }

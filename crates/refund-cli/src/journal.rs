@@ -145,6 +145,7 @@ impl Journal {
             COMMIT;",
         )
         .map_err(in_use)?;
+        migrate_tracking(&conn).map_err(in_use)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(err)?;
         Ok(Journal {
@@ -254,16 +255,6 @@ impl Journal {
         Ok(())
     }
 
-    pub(crate) fn finish(&self, idx: u64, state: RowState, result: &str) -> JournalResult<()> {
-        self.conn()
-            .execute(
-                "UPDATE rows SET state = ?2, result = ?3, updated_at = ?4 WHERE idx = ?1",
-                params![to_i64(idx)?, state.as_str(), result, now()],
-            )
-            .map_err(err)?;
-        Ok(())
-    }
-
     /// Counts of rows per state.
     #[cfg(test)]
     pub(crate) fn counts(&self) -> JournalResult<Vec<(String, u64)>> {
@@ -325,7 +316,19 @@ mod tests {
                 },
             )
             .unwrap();
-            j.finish(1, RowState::Done, "{}").unwrap();
+            j.finish_tracked(
+                1,
+                RowState::Done,
+                "{}",
+                &crate::tracking::StatusUpdate {
+                    to: "succeeded",
+                    source: crate::tracking::Source::Batch,
+                    refund_id: None,
+                    detail: None,
+                    at_ms: 0,
+                },
+            )
+            .unwrap();
         }
         let j = Journal::open(&path).unwrap();
         let r0 = j.get(0).unwrap().unwrap();
@@ -344,5 +347,586 @@ mod tests {
         );
         // A row cannot be inserted twice.
         assert!(j.insert(0, &key()).is_err());
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tracking: each row's current outcome and its transitions (`refund batch --follow`,
+// `refund follow`, `refund webhooks listen --journal`, `refund report`).
+//
+// Schema (a Postgres journal mirrors exactly this):
+// - `rows.outcome TEXT` (nullable): succeeded | pending | declined | refused | unknown | failed,
+//   NULL while the batch has not finished the row;
+// - `rows.refund_id TEXT` (nullable): the provider's refund id, once known;
+// - `transitions (seq INTEGER PRIMARY KEY AUTOINCREMENT, idx INTEGER NOT NULL, at_ms INTEGER NOT
+//   NULL, from_outcome TEXT, to_outcome TEXT NOT NULL, source TEXT NOT NULL, refund_id TEXT,
+//   detail TEXT)` with source batch | follow | webhook.
+//
+// An older journal is migrated when opened (columns added, `outcome` and `refund_id` backfilled
+// from the stored `result`, one `batch` transition per backfilled row).
+//
+// The rule: a final outcome (succeeded, declined, refused) never changes, whatever arrives later.
+// Every change is a guarded UPDATE (on the outcome read, and never from a final one) in one
+// transaction with its transition, so two writers on one journal (a follow and a webhook
+// listener) cannot move a row back.
+//
+// Locking: `refund batch` holds the journal exclusively (see `Journal::open`). Follow, report and
+// the webhook listener open it in SQLite's normal locking mode with a busy timeout
+// (`Journal::open_shared`), so they can run side by side, but not while a batch runs.
+// ---------------------------------------------------------------------------------------------
+
+use crate::tracking::{StatusUpdate, TrackedRow, Transition};
+
+/// Outcomes that never change once recorded.
+const FINAL_OUTCOMES_SQL: &str = "('succeeded', 'declined', 'refused')";
+
+/// Adds the tracking columns and table when missing and backfills `outcome` from `result`.
+fn migrate_tracking(conn: &Connection) -> rusqlite::Result<()> {
+    let mut columns = Vec::new();
+    {
+        let mut stmt = conn.prepare("PRAGMA table_info(rows)")?;
+        let names = stmt.query_map([], |r| r.get::<_, String>(1))?;
+        for name in names {
+            columns.push(name?);
+        }
+    }
+    let has = |c: &str| columns.iter().any(|n| n == c);
+    // IMMEDIATE: see `immediate` (which maps the error for callers of the journal's methods).
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    if !has("outcome") {
+        tx.execute_batch("ALTER TABLE rows ADD COLUMN outcome TEXT")?;
+    }
+    if !has("refund_id") {
+        tx.execute_batch("ALTER TABLE rows ADD COLUMN refund_id TEXT")?;
+    }
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS transitions (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            idx INTEGER NOT NULL,
+            at_ms INTEGER NOT NULL,
+            from_outcome TEXT,
+            to_outcome TEXT NOT NULL,
+            source TEXT NOT NULL,
+            refund_id TEXT,
+            detail TEXT
+        );
+        CREATE INDEX IF NOT EXISTS transitions_by_idx ON transitions (idx, seq);
+        CREATE INDEX IF NOT EXISTS rows_by_outcome ON rows (outcome);
+        CREATE INDEX IF NOT EXISTS rows_by_payment ON rows (provider, payment_id);",
+    )?;
+    // Rows finished by a version that did not record outcomes (today's batch commits a row's
+    // result and outcome together: `Journal::finish_tracked`).
+    let stale: Vec<(i64, String, i64)> = {
+        let mut stmt = tx.prepare(
+            "SELECT idx, result, updated_at FROM rows WHERE outcome IS NULL AND result IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for (idx, result, at_ms) in stale {
+        let Ok(line) = serde_json::from_str::<crate::batch::ReportLine>(&result) else {
+            continue;
+        };
+        if !crate::tracking::OUTCOMES.contains(&line.outcome.as_str()) {
+            continue;
+        }
+        tx.execute(
+            "UPDATE rows SET outcome = ?2, refund_id = COALESCE(refund_id, ?3)
+             WHERE idx = ?1 AND outcome IS NULL",
+            params![idx, line.outcome, line.refund_id],
+        )?;
+        tx.execute(
+            "INSERT INTO transitions (idx, at_ms, from_outcome, to_outcome, source, refund_id, detail)
+             VALUES (?1, ?2, NULL, ?3, 'batch', ?4, ?5)",
+            params![
+                idx,
+                at_ms,
+                line.outcome,
+                line.refund_id,
+                "recorded from the batch result"
+            ],
+        )?;
+    }
+    tx.commit()
+}
+
+/// A transaction that takes the write lock first (waiting for it under the busy timeout) rather
+/// than upgrading a read lock, which fails at once when another process writes.
+fn immediate(conn: &Connection) -> JournalResult<rusqlite::Transaction<'_>> {
+    rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)
+        .map_err(err)
+}
+
+/// Records `update` for row `idx` inside `tx` when its source may move the row (see
+/// `Source::may_move`): a guarded UPDATE (on the outcome read, never from a final one) and its
+/// transition. Returns the transition written, if any.
+fn apply_in(
+    tx: &rusqlite::Transaction<'_>,
+    idx: i64,
+    update: &StatusUpdate,
+) -> JournalResult<Option<Transition>> {
+    let current: Option<(Option<String>, String)> = tx
+        .query_row(
+            "SELECT outcome, state FROM rows WHERE idx = ?1",
+            params![idx],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(err)?;
+    let Some((from, state)) = current else {
+        return Ok(None);
+    };
+    if !update.source.may_move(from.as_deref(), &state, update.to) {
+        return Ok(None);
+    }
+    let changed = tx
+        .execute(
+            &format!(
+                "UPDATE rows SET outcome = ?2, refund_id = COALESCE(refund_id, ?3), updated_at = ?5
+                 WHERE idx = ?1 AND outcome IS ?4
+                   AND (outcome IS NULL OR outcome NOT IN {FINAL_OUTCOMES_SQL})"
+            ),
+            params![idx, update.to, update.refund_id, from, update.at_ms],
+        )
+        .map_err(err)?;
+    if changed != 1 {
+        return Ok(None);
+    }
+    tx.execute(
+        "INSERT INTO transitions (idx, at_ms, from_outcome, to_outcome, source, refund_id, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            idx,
+            update.at_ms,
+            from,
+            update.to,
+            update.source.as_str(),
+            update.refund_id,
+            update.detail
+        ],
+    )
+    .map_err(err)?;
+    Ok(Some(Transition {
+        at_ms: update.at_ms,
+        from,
+        to: update.to.to_owned(),
+        source: update.source.as_str().to_owned(),
+        refund_id: update.refund_id.clone(),
+        detail: update.detail.clone(),
+    }))
+}
+
+impl Journal {
+    /// Opens an existing journal for tracking (follow, report, webhooks) in SQLite's normal
+    /// locking mode, so that several such processes can share it; migrates it if needed.
+    ///
+    /// Each statement waits up to `busy_timeout` for another writer (a follow and a webhook
+    /// listener hold the journal for a few milliseconds per change). Fails when the journal does
+    /// not exist, or is held by a running `refund batch` (after that wait).
+    pub(crate) fn open_shared(
+        path: &Path,
+        busy_timeout: std::time::Duration,
+    ) -> JournalResult<Journal> {
+        if !path.exists() {
+            return Err(format!(
+                "journal {} does not exist (it is created by `refund batch`)",
+                path.display()
+            ));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| format!("cannot open journal {}: {e}", path.display()))?;
+        conn.busy_timeout(busy_timeout).map_err(err)?;
+        let in_use = |e: rusqlite::Error| {
+            if matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ) {
+                format!(
+                    "journal {} is in use by a running `refund batch`; try again when it ends",
+                    path.display()
+                )
+            } else {
+                format!("cannot open journal {}: {e}", path.display())
+            }
+        };
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(in_use)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(in_use)?;
+        let has_rows: bool = conn
+            .query_row(
+                "SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'rows'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(in_use)?;
+        if !has_rows {
+            return Err(format!(
+                "{} is not a batch journal (no rows table)",
+                path.display()
+            ));
+        }
+        migrate_tracking(&conn).map_err(in_use)?;
+        Ok(Journal {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// Records a status change of row `idx` with its transition, unless the row's outcome is
+    /// final, already `update.to`, or not movable by `update.source` (see
+    /// [`Source::may_move`](crate::tracking::Source::may_move)). Returns the transition written,
+    /// if any.
+    pub(crate) fn apply_status_sync(
+        &self,
+        idx: u64,
+        update: &StatusUpdate,
+    ) -> JournalResult<Option<Transition>> {
+        let conn = self.conn();
+        let tx = immediate(&conn)?;
+        let transition = apply_in(&tx, to_i64(idx)?, update)?;
+        tx.commit().map_err(err)?;
+        Ok(transition)
+    }
+
+    /// Records a row's final journal state and result, and the batch's tracking update, in one
+    /// transaction: a row's result and its outcome are committed together.
+    pub(crate) fn finish_tracked(
+        &self,
+        idx: u64,
+        state: RowState,
+        result: &str,
+        update: &StatusUpdate,
+    ) -> JournalResult<()> {
+        let idx = to_i64(idx)?;
+        let conn = self.conn();
+        let tx = immediate(&conn)?;
+        tx.execute(
+            "UPDATE rows SET state = ?2, result = ?3, updated_at = ?4 WHERE idx = ?1",
+            params![idx, state.as_str(), result, now()],
+        )
+        .map_err(err)?;
+        apply_in(&tx, idx, update)?;
+        tx.commit().map_err(err)
+    }
+
+    /// Rows matching `filter` (an SQL condition on `rows` with positional parameters), in file
+    /// order, with their transitions when `with_transitions`.
+    fn tracked_rows(
+        &self,
+        filter: &str,
+        args: &[&dyn rusqlite::ToSql],
+        with_transitions: bool,
+    ) -> JournalResult<Vec<TrackedRow>> {
+        let conn = self.conn();
+        let mut rows: Vec<TrackedRow> = {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT idx, provider, payment_id, amount, currency, reference, reason, state,
+                            snapshot, result, outcome, refund_id, updated_at
+                     FROM rows WHERE {filter} ORDER BY idx"
+                ))
+                .map_err(err)?;
+            let mapped = stmt
+                .query_map(args, |r| {
+                    Ok(TrackedRow {
+                        idx: u64::try_from(r.get::<_, i64>(0)?).unwrap_or(0),
+                        key: RowKey {
+                            provider: r.get(1)?,
+                            payment_id: r.get(2)?,
+                            amount: r.get(3)?,
+                            currency: r.get(4)?,
+                            reference: r.get(5)?,
+                            reason: r.get(6)?,
+                        },
+                        state: r.get(7)?,
+                        snapshot: r.get(8)?,
+                        result: r.get(9)?,
+                        outcome: r.get(10)?,
+                        refund_id: r.get(11)?,
+                        updated_at_ms: r.get(12)?,
+                        transitions: Vec::new(),
+                    })
+                })
+                .map_err(err)?;
+            mapped.collect::<rusqlite::Result<_>>().map_err(err)?
+        };
+        if with_transitions {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT at_ms, from_outcome, to_outcome, source, refund_id, detail
+                     FROM transitions WHERE idx = ?1 ORDER BY seq",
+                )
+                .map_err(err)?;
+            for row in &mut rows {
+                let mapped = stmt
+                    .query_map(params![to_i64(row.idx)?], |r| {
+                        Ok(Transition {
+                            at_ms: r.get(0)?,
+                            from: r.get(1)?,
+                            to: r.get(2)?,
+                            source: r.get(3)?,
+                            refund_id: r.get(4)?,
+                            detail: r.get(5)?,
+                        })
+                    })
+                    .map_err(err)?;
+                row.transitions = mapped.collect::<rusqlite::Result<_>>().map_err(err)?;
+            }
+        }
+        Ok(rows)
+    }
+}
+
+impl crate::tracking::TrackingStore for Journal {
+    async fn pending_rows(&self) -> JournalResult<Vec<TrackedRow>> {
+        self.tracked_rows("outcome = 'pending'", &[], false)
+    }
+
+    async fn rows_for_event(
+        &self,
+        provider: &str,
+        payment_id: Option<&str>,
+        reference: Option<&str>,
+        refund_id: Option<&str>,
+    ) -> JournalResult<Vec<TrackedRow>> {
+        match payment_id {
+            Some(payment) => self.tracked_rows(
+                "provider = ?1 AND payment_id = ?2",
+                &[&provider, &payment],
+                false,
+            ),
+            None => self.tracked_rows(
+                "provider = ?1 AND ((?2 IS NOT NULL AND reference = ?2) OR (?3 IS NOT NULL AND refund_id = ?3))",
+                &[&provider, &reference, &refund_id],
+                false,
+            ),
+        }
+    }
+
+    async fn apply_status(
+        &self,
+        idx: u64,
+        update: &StatusUpdate,
+    ) -> JournalResult<Option<Transition>> {
+        self.apply_status_sync(idx, update)
+    }
+
+    async fn rows_for_report(&self) -> JournalResult<Vec<TrackedRow>> {
+        self.tracked_rows("1 = 1", &[], true)
+    }
+}
+
+#[cfg(test)]
+mod tracking_tests {
+    use super::*;
+    use crate::tracking::{Source, TrackingStore};
+
+    fn key(reference: &str) -> RowKey {
+        RowKey {
+            provider: "paynext".into(),
+            payment_id: format!("pay-{reference}"),
+            amount: String::new(),
+            currency: String::new(),
+            reference: reference.into(),
+            reason: String::new(),
+        }
+    }
+
+    fn update(source: Source, to: &'static str) -> StatusUpdate {
+        StatusUpdate {
+            to,
+            source,
+            refund_id: Some("re_1".into()),
+            detail: None,
+            at_ms: 1_700_000_000_000,
+        }
+    }
+
+    #[test]
+    fn an_old_journal_is_migrated_and_backfilled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        {
+            // The schema before tracking existed, with one finished and one unfinished row.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE rows (idx INTEGER PRIMARY KEY, provider TEXT NOT NULL,
+                 payment_id TEXT NOT NULL, amount TEXT NOT NULL, currency TEXT NOT NULL,
+                 reference TEXT NOT NULL, reason TEXT NOT NULL, state TEXT NOT NULL,
+                 snapshot TEXT, result TEXT, updated_at INTEGER NOT NULL);
+                 INSERT INTO rows VALUES (0, 'paynext', 'p0', '', '', 'rf-0', '', 'done', NULL,
+                   '{\"row\":1,\"provider\":\"paynext\",\"payment_id\":\"p0\",\"reference\":\"rf-0\",\"outcome\":\"pending\",\"refund_id\":\"re_0\",\"amount\":\"10.00\",\"currency\":\"USD\",\"provider_code\":null,\"message\":null,\"error\":null}', 5);
+                 INSERT INTO rows VALUES (1, 'paynext', 'p1', '', '', 'rf-1', '', 'sending', NULL, NULL, 6);",
+            )
+            .unwrap();
+        }
+        let j = Journal::open_shared(&path, std::time::Duration::from_secs(5)).unwrap();
+        let rows = j.tracked_rows("1 = 1", &[], true).unwrap();
+        assert_eq!(rows[0].outcome.as_deref(), Some("pending"));
+        assert_eq!(rows[0].refund_id.as_deref(), Some("re_0"));
+        assert_eq!(rows[0].transitions.len(), 1);
+        assert_eq!(rows[0].transitions[0].at_ms, 5);
+        assert_eq!(rows[0].transitions[0].source, "batch");
+        assert_eq!(rows[1].outcome, None);
+        assert!(rows[1].transitions.is_empty());
+        drop(j);
+        // Opening again (also exclusively, as a batch does) changes nothing.
+        let j = Journal::open(&path).unwrap();
+        let rows = j.tracked_rows("1 = 1", &[], true).unwrap();
+        assert_eq!(rows[0].transitions.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_final_outcome_never_moves_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        j.insert(0, &key("rf-0")).unwrap();
+        j.set_state(0, RowState::Done).unwrap();
+        let t = j
+            .apply_status(0, &update(Source::Batch, "pending"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((t.from, t.to.as_str()), (None, "pending"));
+        assert_eq!(j.pending_rows().await.unwrap().len(), 1);
+        // Pending again: no transition.
+        assert!(
+            j.apply_status(0, &update(Source::Webhook, "pending"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let t = j
+            .apply_status(0, &update(Source::Webhook, "succeeded"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (t.from.as_deref(), t.to.as_str()),
+            (Some("pending"), "succeeded")
+        );
+        // Late, duplicate and out-of-order news, from every source, never moves it back.
+        for (source, to) in [
+            (Source::Webhook, "pending"),
+            (Source::Follow, "pending"),
+            (Source::Follow, "declined"),
+            (Source::Batch, "unknown"),
+            (Source::Batch, "pending"),
+            (Source::Webhook, "succeeded"),
+        ] {
+            assert!(
+                j.apply_status(0, &update(source, to))
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "{source:?} {to}"
+            );
+        }
+        let rows = j.rows_for_report().await.unwrap();
+        assert_eq!(rows[0].outcome.as_deref(), Some("succeeded"));
+        assert_eq!(rows[0].transitions.len(), 2);
+        assert!(j.pending_rows().await.unwrap().is_empty());
+    }
+
+    #[test]
+    fn two_writers_racing_on_one_row_record_one_final_outcome() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        {
+            let j = Journal::open(&path).unwrap();
+            for idx in 0..50 {
+                j.insert(idx, &key(&format!("rf-{idx}"))).unwrap();
+                j.set_state(idx, RowState::Done).unwrap();
+                j.apply_status_sync(idx, &update(Source::Batch, "pending"))
+                    .unwrap()
+                    .unwrap();
+            }
+        }
+        // A follow and a webhook listener, each with its own connection, settle every row at
+        // the same time with contradicting news.
+        let writers: Vec<_> = [(Source::Follow, "succeeded"), (Source::Webhook, "declined")]
+            .into_iter()
+            .map(|(source, to)| {
+                let path = path.clone();
+                std::thread::spawn(move || {
+                    let j =
+                        Journal::open_shared(&path, std::time::Duration::from_secs(10)).unwrap();
+                    (0..50)
+                        .filter(|idx| {
+                            j.apply_status_sync(*idx, &update(source, to))
+                                .unwrap()
+                                .is_some()
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        let won: usize = writers.into_iter().map(|w| w.join().unwrap()).sum();
+        assert_eq!(won, 50, "each row moved exactly once");
+        let j = Journal::open_shared(&path, std::time::Duration::from_secs(10)).unwrap();
+        for row in j.tracked_rows("1 = 1", &[], true).unwrap() {
+            let last = row.transitions.last().unwrap();
+            assert_eq!(row.transitions.len(), 2, "{row:?}");
+            assert_eq!(row.outcome.as_deref(), Some(last.to.as_str()));
+            assert_eq!(last.from.as_deref(), Some("pending"));
+        }
+    }
+
+    #[tokio::test]
+    async fn follow_and_webhooks_move_only_rows_that_may_have_been_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        for (i, state) in [RowState::New, RowState::Sending, RowState::Failed]
+            .into_iter()
+            .enumerate()
+        {
+            let idx = u64::try_from(i).unwrap();
+            j.insert(idx, &key(&format!("rf-{i}"))).unwrap();
+            j.set_state(idx, state).unwrap();
+        }
+        j.apply_status(2, &update(Source::Batch, "failed"))
+            .await
+            .unwrap()
+            .unwrap();
+        // Not sent: nothing to follow.
+        assert!(
+            j.apply_status(0, &update(Source::Webhook, "succeeded"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Sent by a batch that was killed: the provider's word is recorded.
+        assert!(
+            j.apply_status(1, &update(Source::Webhook, "succeeded"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // Failed without being applied: only a batch rerun moves it.
+        assert!(
+            j.apply_status(2, &update(Source::Follow, "succeeded"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            j.apply_status(2, &update(Source::Batch, "pending"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        let found = j
+            .rows_for_event("paynext", None, None, Some("re_1"))
+            .await
+            .unwrap();
+        assert_eq!(found.iter().map(|r| r.idx).collect::<Vec<_>>(), vec![1, 2]);
+        let found = j
+            .rows_for_event("paynext", Some("pay-rf-0"), None, None)
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1);
     }
 }

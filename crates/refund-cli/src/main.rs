@@ -3,8 +3,8 @@
 //! See `refund --help`. The interface, JSON shapes and exit codes are a contract for scripts.
 //!
 //! Layout: `cli` declares the commands (clap); each command lives in its own module (`demo`,
-//! `sandbox`, `single` for `create` and `status`, `batch` with its `journal`) and returns its
-//! exit code; `output` holds the JSON shapes, the exit codes and the printing helpers. A new
+//! `sandbox`, `single` for `create` and `status`, `batch` with its `journal`, `follow`, `report`
+//! and `tracking` for following rows to their final state) and returns its exit code; `output` holds the JSON shapes, the exit codes and the printing helpers. A new
 //! command is a variant of `cli::Command`, a module, and one arm in [`run`].
 
 use std::process::ExitCode;
@@ -16,13 +16,16 @@ use refund_facade::{ClientOptions, Router};
 mod batch;
 mod cli;
 mod demo;
+mod follow;
 mod journal;
 mod output;
+mod report;
 mod sandbox;
 mod single;
+mod tracking;
 mod webhooks;
 
-use cli::{Cli, Command, OutputFormat};
+use cli::{Cli, Command, OutputArg, OutputFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -61,17 +64,51 @@ async fn run(cli: Cli) -> u8 {
         Some(t) => ClientOptions::default().with_request_timeout(t),
         None => ClientOptions::default(),
     };
+    if let Command::Report(args) = &cli.command {
+        let format = match cli.output {
+            OutputArg::Human => report::ReportFormat::Human,
+            OutputArg::Json => report::ReportFormat::Json,
+            OutputArg::Csv => report::ReportFormat::Csv,
+        };
+        return report::command(&args.journal, format).await;
+    }
+    let format = match cli.output {
+        OutputArg::Human => OutputFormat::Human,
+        OutputArg::Json => OutputFormat::Json,
+        OutputArg::Csv => {
+            output::emit_err("error: --output csv is only for `refund report`");
+            return EXIT_USAGE;
+        }
+    };
     match cli.command {
-        Command::Demo => demo::run(cli.output).await,
-        Command::Sandbox { addr } => sandbox::run(addr, cli.output).await,
-        Command::Create(args) => single::create(args, &options, cli.output).await,
-        Command::Status(args) => single::status(args, &options, cli.output).await,
-        Command::Batch(args) => batch_command(&args, &options, cli.output, cli.verbose).await,
+        Command::Demo => demo::run(format).await,
+        Command::Sandbox { addr } => sandbox::run(addr, format).await,
+        Command::Create(args) => single::create(args, &options, format).await,
+        Command::Status(args) => single::status(args, &options, format).await,
+        Command::Batch(args) => batch_command(&args, &options, format, cli.verbose).await,
+        Command::Follow(args) => match router(&options) {
+            Ok(router) => {
+                follow::command(
+                    &router,
+                    &args.journal,
+                    args.follow_for,
+                    usize::from(args.concurrency),
+                    format,
+                )
+                .await
+            }
+            Err(e) => output::print_error(format, &e, None),
+        },
+        // Handled above.
+        Command::Report(_) => EXIT_USAGE,
         Command::Webhooks {
             command: cli::WebhooksCommand::Listen(args),
-        } => webhooks::listen(args, cli.output).await,
+        } => webhooks::listen(args, format).await,
     }
 }
+
+/// Exit code of usage errors (as clap's).
+const EXIT_USAGE: u8 = 2;
 
 async fn batch_command(
     args: &cli::BatchArgs,
@@ -92,6 +129,52 @@ async fn batch_command(
         progress: verbose == 0,
     };
     match batch::run(&router, run).await {
+        Ok(summary) if args.follow => {
+            // The batch has closed its journal: follow its pending rows (shared with webhook
+            // listeners, like `refund follow`).
+            let followed =
+                match journal::Journal::open_shared(&args.journal, tracking::BUSY_TIMEOUT) {
+                    Ok(store) => {
+                        follow::follow_rows(
+                            &router,
+                            &store,
+                            args.follow_for,
+                            usize::from(args.concurrency),
+                        )
+                        .await
+                    }
+                    Err(m) => Err(m),
+                };
+            let code = match &followed {
+                Ok(f) if summary.exit_code() == output::EXIT_OK => f.exit_code(),
+                Ok(_) => summary.exit_code(),
+                Err(_) => output::EXIT_FAILURE,
+            };
+            match format {
+                OutputFormat::Human => {
+                    output::emit(summary.table().trim_end());
+                    if let Ok(f) = &followed {
+                        output::emit(&f.text());
+                    }
+                }
+                OutputFormat::Json => {
+                    let mut json = summary.json();
+                    if let (Ok(f), Some(obj)) = (&followed, json.as_object_mut()) {
+                        obj.insert(
+                            "follow".to_owned(),
+                            serde_json::to_value(f).unwrap_or_default(),
+                        );
+                    }
+                    output::emit(&json.to_string());
+                }
+            }
+            if let Err(m) = followed {
+                output::emit_err(&format!(
+                    "error: cannot follow the batch's pending rows: {m}"
+                ));
+            }
+            code
+        }
         Ok(summary) => {
             match format {
                 OutputFormat::Human => output::emit(summary.table().trim_end()),

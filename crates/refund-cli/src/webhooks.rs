@@ -18,6 +18,64 @@ use crate::output;
 struct Listener {
     receiver: Arc<WebhookReceiver>,
     provider: ProviderId,
+    /// The batch journal the events are applied to (`--journal`).
+    journal: Option<Arc<std::path::PathBuf>>,
+}
+
+/// Applies a verified refund event to the journal: finds its row (provider, payment, then
+/// reference or refund id) and records the event's status unless the row's outcome is final.
+/// Returns the printed `"journal"` member: `{"row", "applied", "outcome"}`.
+///
+/// The journal is opened for each event (shared mode), so that it is held only for a moment.
+///
+/// # Errors
+/// The journal cannot be opened (a batch holds it) or written: the delivery is answered 503 so
+/// that the provider sends it again later.
+async fn apply_to_journal(
+    path: &std::path::Path,
+    event: &refund_facade::refund_core::webhook::RefundEvent,
+) -> Result<serde_json::Value, String> {
+    use crate::tracking::{Source, StatusUpdate, TrackingStore, match_event, now_ms};
+    let store = crate::journal::Journal::open_shared(path, crate::tracking::WEBHOOK_BUSY_TIMEOUT)?;
+    let provider = event.provider.as_str();
+    let payment = event.payment_id.as_ref().map(|p| p.as_str());
+    let reference = event.reference.as_ref().map(|r| r.as_str());
+    let refund_id = event.refund_id.as_ref().map(|r| r.as_str());
+    let candidates = store
+        .rows_for_event(provider, payment, reference, refund_id)
+        .await?;
+    let Some(row) = match_event(&candidates, payment, reference, refund_id) else {
+        return Ok(json!({"row": null, "applied": false, "outcome": null}));
+    };
+    let detail = json!({
+        "event_type": event.event_type,
+        "delivery_id": event.delivery_id,
+        "amount": event.amount.map(|m| m.decimal_text()),
+        "currency": event.amount.map(|m| m.currency().code().to_owned()),
+        "raw_status": event.raw_status,
+        "occurred_at": event.occurred_at,
+    });
+    let applied = store
+        .apply_status(
+            row.idx,
+            &StatusUpdate {
+                to: event.status.as_str(),
+                source: Source::Webhook,
+                refund_id: refund_id.map(str::to_owned),
+                detail: Some(detail.to_string()),
+                at_ms: now_ms(),
+            },
+        )
+        .await?;
+    let outcome = match &applied {
+        Some(t) => Some(t.to.clone()),
+        None => row.outcome.clone(),
+    };
+    Ok(json!({
+        "row": row.idx.saturating_add(1),
+        "applied": applied.is_some(),
+        "outcome": outcome,
+    }))
 }
 
 /// The receiver for the chosen provider, with its secret from the options or the environment.
@@ -114,10 +172,29 @@ async fn handle(
         .await
     {
         Ok(delivery) => {
-            output::emit(
-                &delivery_json(&listener.provider, &delivery.outcome, delivery.duplicate)
-                    .to_string(),
-            );
+            let mut printed =
+                delivery_json(&listener.provider, &delivery.outcome, delivery.duplicate);
+            if let Some(path) = &listener.journal {
+                // Duplicates are applied too: an earlier attempt may have been answered 503.
+                let applied = match delivery.outcome.event() {
+                    Some(event) => apply_to_journal(path, event).await,
+                    None => Ok(json!({"row": null, "applied": false, "outcome": null})),
+                };
+                match applied {
+                    Ok(j) => {
+                        if let Some(obj) = printed.as_object_mut() {
+                            obj.insert("journal".to_owned(), j);
+                        }
+                    }
+                    Err(e) => {
+                        output::emit_err(&format!(
+                            "delivery not applied to the journal, answered 503 (the provider delivers it again): {e}"
+                        ));
+                        return StatusCode::SERVICE_UNAVAILABLE;
+                    }
+                }
+            }
+            output::emit(&printed.to_string());
             StatusCode::OK
         }
         Err(e) => {
@@ -140,6 +217,20 @@ pub(crate) async fn listen(args: ListenArgs, format: OutputFormat) -> u8 {
         Ok(r) => r,
         Err(e) => return output::print_error(format, &e, None),
     };
+    if let Some(path) = &args.journal
+        && !path.exists()
+    {
+        // Fail at start on a missing journal, not on every delivery. (One held by a running
+        // batch is fine: deliveries are answered 503 until it ends.)
+        return output::print_error(
+            format,
+            &Error::config(format!(
+                "journal {} does not exist (it is created by `refund batch`)",
+                path.display()
+            )),
+            None,
+        );
+    }
     let listener = match tokio::net::TcpListener::bind(args.addr).await {
         Ok(l) => l,
         Err(e) => {
@@ -157,6 +248,7 @@ pub(crate) async fn listen(args: ListenArgs, format: OutputFormat) -> u8 {
     let state = Listener {
         receiver: Arc::new(receiver),
         provider: args.provider.id(),
+        journal: args.journal.clone().map(Arc::new),
     };
     let app = axum::Router::new()
         .fallback(axum::routing::post(handle))

@@ -17,6 +17,9 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A refund that is `pending` when the call returns can be followed to its final status with
+//! [`Router::follow`] (polling with backoff and jitter within a [`FollowPolicy`] budget).
+//!
 //! ## Errors
 //! Everything returns [`refund_core::Error`]. [`ErrorKind::OutcomeUnknown`](refund_core::ErrorKind)
 //! means the truth could not be established within the budget: keep the
@@ -29,11 +32,13 @@
 //! Default budgets, backoffs and timeouts, and message wording.
 
 mod env;
+mod follow;
 mod outcome;
 mod router;
 mod webhook;
 
 pub use env::{ClientOptions, ENV_VARS};
+pub use follow::{FollowEnd, FollowPolicy, Followed, StatusChange};
 pub use outcome::{AmountMismatch, RefundOutcome};
 pub use router::{PreparedRefund, ReconcilePolicy, Router, RouterBuilder};
 pub use webhook::{Delivery, WEBHOOK_ENV_VARS, WebhookReceiver, WebhookReceiverBuilder};

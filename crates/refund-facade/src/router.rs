@@ -277,6 +277,16 @@ impl Router {
         }
     }
 
+    /// The injected clock, sleeper and jitter source, for the crate's other modules
+    /// (`follow.rs` waits and times its budget with them).
+    pub(crate) fn timing(&self) -> (&dyn Clock, &dyn Sleeper, fn() -> Jitter) {
+        (
+            self.inner.clock.as_ref(),
+            self.inner.sleeper.as_ref(),
+            self.inner.jitter,
+        )
+    }
+
     /// The registered providers' names.
     pub fn providers(&self) -> impl Iterator<Item = &ProviderId> {
         self.inner.providers.keys()
