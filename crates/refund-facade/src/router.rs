@@ -109,7 +109,11 @@ impl ReconcilePolicy {
 /// it provably never reached the provider or was rate-limited (contract §0.5); after an unknown
 /// outcome the router looks the refund up ([`RefundProvider::find_refund`]) and adopts what it
 /// finds, re-sends with the same reference only when the provider proved absence, and waits
-/// out an idempotency window when the provider answers a re-send with a conflict (Payabli 409).
+/// out an idempotency window when the provider answers a re-send with a conflict (Payabli 409):
+/// it looks the refund up at once, and re-sends only once the window has passed. For a provider
+/// whose absence proof settles late ([`Capabilities::absence_settles_after`], Payabli), an
+/// `Absent` answer counts only when taken that long after the last send and confirmed by a
+/// second lookup; a wait that does not fit the budget ends [`ErrorKind::OutcomeUnknown`].
 ///
 /// Cheap to clone; share one across tasks.
 #[derive(Clone)]
@@ -124,6 +128,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
     jitter: fn() -> Jitter,
+    on_window_wait: Option<WindowWaitHook>,
     /// The references being refunded, per provider (every provider has its set from the start,
     /// so claiming a reference copies only the reference).
     in_flight: Mutex<HashMap<ProviderId, HashSet<RefundReference>>>,
@@ -142,6 +147,26 @@ impl fmt::Debug for Router {
     }
 }
 
+/// What is told before the router waits for a provider's window: see
+/// [`RouterBuilder::on_window_wait`].
+type WindowWaitHook = Arc<dyn Fn(&WindowWait) + Send + Sync>;
+
+/// A wait the router is about to make for a provider's window before it looks a refund up
+/// again: the idempotency window after a conflict (Payabli 409), or the time after the last
+/// send before an `Absent` answer proves anything
+/// ([`Capabilities::absence_settles_after`]). Given to the hook of
+/// [`RouterBuilder::on_window_wait`], so that an application can say why it is waiting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WindowWait {
+    /// The provider.
+    pub provider: ProviderId,
+    /// The refund's reference.
+    pub reference: RefundReference,
+    /// How long the router will wait (it never waits beyond its budget).
+    pub wait: Duration,
+}
+
 /// Builder of a [`Router`].
 #[must_use]
 pub struct RouterBuilder {
@@ -151,6 +176,7 @@ pub struct RouterBuilder {
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
     jitter: fn() -> Jitter,
+    on_window_wait: Option<WindowWaitHook>,
 }
 
 impl fmt::Debug for RouterBuilder {
@@ -198,6 +224,13 @@ impl RouterBuilder {
         self
     }
 
+    /// Called (synchronously, keep it short) before each wait for a provider's window, which
+    /// may last minutes (Payabli: 2). The router also logs a `warn` event then. Default: none.
+    pub fn on_window_wait(mut self, hook: impl Fn(&WindowWait) + Send + Sync + 'static) -> Self {
+        self.on_window_wait = Some(Arc::new(hook));
+        self
+    }
+
     /// Builds the router.
     ///
     /// # Errors
@@ -220,6 +253,7 @@ impl RouterBuilder {
                 clock: self.clock,
                 sleeper: self.sleeper,
                 jitter: self.jitter,
+                on_window_wait: self.on_window_wait,
                 in_flight: Mutex::new(in_flight),
             }),
         })
@@ -238,16 +272,31 @@ pub struct PreparedRefund {
     pub request: RefundRequest,
     /// The provider's snapshot taken before the first attempt, if it needs one.
     pub snapshot: Option<Snapshot>,
+    /// When the last refund request for it started to be sent, if known (for
+    /// [`Router::resume`]; see [`with_last_sent_at`](Self::with_last_sent_at)).
+    pub last_sent_at: Option<SystemTime>,
 }
 
 impl PreparedRefund {
-    /// Re-creates a prepared refund from stored parts.
+    /// Re-creates a prepared refund from stored parts (the time of the last send unknown).
     pub fn new(provider: ProviderId, request: RefundRequest, snapshot: Option<Snapshot>) -> Self {
         PreparedRefund {
             provider,
             request,
             snapshot,
+            last_sent_at: None,
         }
+    }
+
+    /// When the last refund request for this refund started to be sent (for example the time a
+    /// journal marked it as sending, just before [`Router::execute`]). [`Router::resume`] counts
+    /// a provider's settling window ([`Capabilities::absence_settles_after`]) from this time
+    /// plus the longest a call can last; without it (the default), conservatively from the
+    /// start of `resume`.
+    #[must_use]
+    pub fn with_last_sent_at(mut self, at: SystemTime) -> Self {
+        self.last_sent_at = Some(at);
+        self
     }
 }
 
@@ -262,6 +311,23 @@ struct Progress {
     lookups: u32,
     resends: u32,
     last_error: Option<Error>,
+    /// When the last refund request that may have reached the provider ended (its answer, its
+    /// failure, or a conflict); settling windows count from here.
+    last_sent: Option<SystemTime>,
+    /// When the provider last answered a conflict (a key inside its idempotency window).
+    conflict_at: Option<SystemTime>,
+    /// Consecutive `Absent` answers taken after the settling window.
+    settled_absent: u32,
+}
+
+/// What an `Absent` answer allows.
+enum Absence {
+    /// Absence is proven: re-sending is safe.
+    Proven,
+    /// Absent, but taken too early: wait this long, then look again.
+    TooEarly(Duration),
+    /// Absent after the window; one more lookup must agree.
+    Confirm,
 }
 
 impl Router {
@@ -274,6 +340,7 @@ impl Router {
             clock: Arc::new(SystemClock),
             sleeper: Arc::new(TokioSleeper),
             jitter: Jitter::random,
+            on_window_wait: None,
         }
     }
 
@@ -319,6 +386,13 @@ impl Router {
         Ok((p, caps))
     }
 
+    /// The longest one call of a provider with these capabilities can last.
+    fn call_bound(&self, caps: &Capabilities) -> Duration {
+        self.own_timeout(caps)
+            .or(caps.call_timeout)
+            .unwrap_or(self.inner.reconcile.attempt_timeout)
+    }
+
     /// The timer the router puts around one call of a provider with these capabilities: none
     /// when the provider bounds its calls itself within the attempt timeout.
     fn own_timeout(&self, caps: &Capabilities) -> Option<Duration> {
@@ -345,8 +419,15 @@ impl Router {
     ) -> Result<RefundOutcome> {
         let (p, caps) = self.check(provider, request)?;
         let snapshot = self.snapshot_if_needed(p, &caps, request).await?;
-        self.drive(provider, (p, caps), request, snapshot.as_ref(), Step::Send)
-            .await
+        self.drive(
+            provider,
+            (p, caps),
+            request,
+            snapshot.as_ref(),
+            Step::Send,
+            None,
+        )
+        .await
     }
 
     /// Checks a refund and takes the provider's snapshot if it needs one; nothing is refunded.
@@ -408,6 +489,7 @@ impl Router {
             &prepared.request,
             prepared.snapshot.as_ref(),
             Step::Send,
+            None,
         )
         .await
     }
@@ -418,6 +500,10 @@ impl Router {
     ///
     /// # Errors
     /// As for [`refund`](Self::refund).
+    ///
+    /// A provider whose absence proof settles late ([`Capabilities::absence_settles_after`])
+    /// is re-sent to only once that window has passed since the last send
+    /// ([`PreparedRefund::with_last_sent_at`]; unknown: since the start of `resume`).
     pub async fn resume(&self, prepared: &PreparedRefund) -> Result<RefundOutcome> {
         self.drive(
             &prepared.provider,
@@ -427,6 +513,7 @@ impl Router {
             Step::Reconcile {
                 wait: Duration::ZERO,
             },
+            Some(prepared.last_sent_at),
         )
         .await
     }
@@ -504,6 +591,7 @@ impl Router {
     }
 
     /// Runs a refund whose provider and capabilities [`check`](Self::check) returned.
+    /// `resumed`: `Some(when the last send started, if known)` for [`resume`](Self::resume).
     async fn drive(
         &self,
         provider_id: &ProviderId,
@@ -511,6 +599,7 @@ impl Router {
         request: &RefundRequest,
         snapshot: Option<&Snapshot>,
         first: Step,
+        resumed: Option<Option<SystemTime>>,
     ) -> Result<RefundOutcome> {
         let _claim = self.claim(provider_id, request.reference())?;
         let span = tracing::info_span!(
@@ -527,12 +616,23 @@ impl Router {
             request,
             snapshot,
         };
+        let now = self.inner.clock.now();
+        // After a crash the last send may still be processing: count from when it can have
+        // ended at the latest (its start plus the longest a call lasts), or, when its time is
+        // unknown, from now.
+        let last_sent = resumed.map(|at| match at {
+            Some(at) => at.min(now) + self.call_bound(&job.caps),
+            None => now,
+        });
         let mut progress = Progress {
-            started: self.inner.clock.now(),
+            started: now,
             attempts: 0,
             lookups: 0,
             resends: 0,
             last_error: None,
+            last_sent,
+            conflict_at: None,
+            settled_absent: 0,
         };
         self.run_steps(&job, first, &mut progress)
             .instrument(span)
@@ -567,14 +667,19 @@ impl Router {
                         }
                         Err(e) if is_unknown(&e) => {
                             tracing::warn!(attempt = progress.attempts, outcome = "unknown", kind = %e.kind(), http_status = e.http_status(), elapsed_ms, "refund attempt outcome unknown, reconciling");
+                            let now = self.inner.clock.now();
+                            progress.last_sent = Some(now);
                             // Payabli answers a repeated idempotency key inside its window with
-                            // 409 and no replay (§3.6): wait the window out before looking.
-                            let wait = match (e.http_status(), job.caps.idempotency_window) {
-                                (Some(409), Some(window)) => window,
-                                _ => Duration::ZERO,
-                            };
+                            // 409 and no replay (§3.6). Look at once (the earlier request may
+                            // have succeeded long ago); a re-send must wait the window out.
+                            if e.http_status() == Some(409) && job.caps.idempotency_window.is_some()
+                            {
+                                progress.conflict_at = Some(now);
+                            }
                             progress.last_error = Some(e);
-                            step = Step::Reconcile { wait };
+                            step = Step::Reconcile {
+                                wait: Duration::ZERO,
+                            };
                         }
                         Err(e) => {
                             send_failures += 1;
@@ -625,21 +730,65 @@ impl Router {
                             tracing::info!(lookup = progress.lookups, outcome = %refund.status, elapsed_ms, "reconciliation found the refund");
                             return Ok(self.outcome(request, refund, progress, true));
                         }
-                        Ok(Ok(Lookup::Absent)) => {
-                            tracing::info!(
-                                lookup = progress.lookups,
-                                outcome = "absent",
-                                elapsed_ms,
-                                "reconciliation proved no refund exists"
-                            );
-                            if progress.resends >= policy.max_resends {
-                                return Err(self.unknown(job, progress));
+                        Ok(Ok(Lookup::Absent)) => match self.absence(job, progress) {
+                            Absence::Proven => {
+                                tracing::info!(
+                                    lookup = progress.lookups,
+                                    outcome = "absent",
+                                    elapsed_ms,
+                                    "reconciliation proved no refund exists"
+                                );
+                                if progress.resends >= policy.max_resends {
+                                    return Err(self.unknown(job, progress));
+                                }
+                                progress.resends += 1;
+                                progress.settled_absent = 0;
+                                step = Step::Send;
                             }
-                            progress.resends += 1;
-                            step = Step::Send;
-                        }
+                            Absence::Confirm => {
+                                tracing::info!(
+                                    lookup = progress.lookups,
+                                    outcome = "absent",
+                                    elapsed_ms,
+                                    "reconciliation saw no refund after the window; confirming with one more lookup"
+                                );
+                                step = Step::Reconcile { wait: next_wait };
+                            }
+                            Absence::TooEarly(wait) => {
+                                let wait_ms = duration_ms(wait);
+                                if self.elapsed(progress.started).saturating_add(wait)
+                                    > policy.budget
+                                    || progress.lookups >= policy.max_lookups
+                                {
+                                    tracing::warn!(
+                                        lookup = progress.lookups,
+                                        wait_ms,
+                                        "no refund seen yet, but the provider's window has not passed since the last send and waiting for it does not fit the budget"
+                                    );
+                                    let because = format!(
+                                        "; no refund seen yet, but an earlier request may still be processing and the provider's window ({}s more) does not fit the budget",
+                                        wait.as_secs_f64().ceil()
+                                    );
+                                    return Err(self.unknown_because(job, progress, &because));
+                                }
+                                tracing::warn!(
+                                    lookup = progress.lookups,
+                                    wait_ms,
+                                    "no refund seen yet, but an earlier request may still be processing: waiting for the provider's window to pass since the last send before looking again"
+                                );
+                                if let Some(hook) = &self.inner.on_window_wait {
+                                    hook(&WindowWait {
+                                        provider: job.provider_id.clone(),
+                                        reference: request.reference().clone(),
+                                        wait,
+                                    });
+                                }
+                                step = Step::Reconcile { wait };
+                            }
+                        },
                         Ok(Ok(Lookup::Inconclusive(reason))) => {
                             tracing::info!(lookup = progress.lookups, outcome = "inconclusive", %reason, elapsed_ms, "reconciliation lookup inconclusive");
+                            progress.settled_absent = 0;
                             step = Step::Reconcile { wait: next_wait };
                         }
                         Ok(Ok(_)) => {
@@ -650,6 +799,7 @@ impl Router {
                                 elapsed_ms,
                                 "reconciliation lookup gave an answer this version does not know"
                             );
+                            progress.settled_absent = 0;
                             step = Step::Reconcile { wait: next_wait };
                         }
                         Ok(Err(e)) => {
@@ -658,6 +808,7 @@ impl Router {
                                 .retry_after()
                                 .map_or(next_wait, |asked| asked.max(next_wait));
                             progress.last_error = Some(e);
+                            progress.settled_absent = 0;
                             step = Step::Reconcile { wait };
                         }
                         Err(_) => {
@@ -667,11 +818,44 @@ impl Router {
                                 elapsed_ms,
                                 "reconciliation lookup timed out"
                             );
+                            progress.settled_absent = 0;
                             step = Step::Reconcile { wait: next_wait };
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// What an `Absent` answer taken now allows: a re-send inside the idempotency window of a
+    /// conflict would only meet another conflict, and a provider whose absence proof settles late
+    /// needs two `Absent` answers taken after its window since the last send.
+    fn absence(&self, job: &Job<'_>, progress: &mut Progress) -> Absence {
+        let now = self.inner.clock.now();
+        let until = |from: SystemTime, window: Duration| {
+            (from + window).duration_since(now).unwrap_or_default()
+        };
+        let mut wait = match (progress.conflict_at, job.caps.idempotency_window) {
+            (Some(at), Some(window)) => until(at, window),
+            _ => Duration::ZERO,
+        };
+        let settling = job.caps.absence_settles_after;
+        if let Some(window) = settling {
+            let from = progress.last_sent.unwrap_or(progress.started);
+            wait = wait.max(until(from, window));
+        }
+        if !wait.is_zero() {
+            progress.settled_absent = 0;
+            return Absence::TooEarly(wait);
+        }
+        if settling.is_none() {
+            return Absence::Proven;
+        }
+        progress.settled_absent += 1;
+        if progress.settled_absent >= 2 {
+            Absence::Proven
+        } else {
+            Absence::Confirm
         }
     }
 
@@ -696,10 +880,16 @@ impl Router {
     }
 
     fn unknown(&self, job: &Job<'_>, progress: &mut Progress) -> Error {
+        self.unknown_because(job, progress, "")
+    }
+
+    /// [`unknown`](Self::unknown) with why the truth could not be learnt (`because` starts
+    /// with "; " or is empty).
+    fn unknown_because(&self, job: &Job<'_>, progress: &mut Progress, because: &str) -> Error {
         let mut e = Error::new(
             ErrorKind::OutcomeUnknown,
             format!(
-                "refund outcome unknown after {} attempt(s) and {} lookup(s): it may have been applied; resume or check its status later",
+                "refund outcome unknown after {} attempt(s) and {} lookup(s){because}: it may have been applied; resume or check its status later",
                 progress.attempts, progress.lookups
             ),
         )
