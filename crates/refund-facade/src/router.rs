@@ -52,7 +52,10 @@ impl Default for ReconcilePolicy {
 }
 
 impl ReconcilePolicy {
-    /// The time allowed for one logical refund, reconciliation included.
+    /// The time allowed for one logical refund, reconciliation included: no wait (backoff, a
+    /// provider's window) starts that would end past it. One lookup right after a send whose
+    /// outcome is unknown is made even when a slow send used the budget up: it is read-only and
+    /// bounded like every call, and it may find the refund.
     #[must_use]
     pub fn with_budget(mut self, budget: Duration) -> Self {
         self.budget = budget;
@@ -165,6 +168,17 @@ pub struct WindowWait {
     pub reference: RefundReference,
     /// How long the router will wait (it never waits beyond its budget).
     pub wait: Duration,
+}
+
+impl WindowWait {
+    /// A notice of a wait of `wait` for the refund `reference` on `provider`.
+    pub fn new(provider: ProviderId, reference: RefundReference, wait: Duration) -> Self {
+        WindowWait {
+            provider,
+            reference,
+            wait,
+        }
+    }
 }
 
 /// Builder of a [`Router`].
@@ -318,6 +332,8 @@ struct Progress {
     conflict_at: Option<SystemTime>,
     /// Consecutive `Absent` answers taken after the settling window.
     settled_absent: u32,
+    /// Whether a lookup was made since the last send (or the start of `resume`).
+    looked_since_send: bool,
 }
 
 /// What an `Absent` answer allows.
@@ -633,6 +649,7 @@ impl Router {
             last_sent,
             conflict_at: None,
             settled_absent: 0,
+            looked_since_send: false,
         };
         self.run_steps(&job, first, &mut progress)
             .instrument(span)
@@ -656,6 +673,7 @@ impl Router {
             match step {
                 Step::Send => {
                     progress.attempts += 1;
+                    progress.looked_since_send = false;
                     let t0 = self.inner.clock.now();
                     let result =
                         bounded(job.timeout, provider.refund(request), job.provider_id).await;
@@ -706,8 +724,10 @@ impl Router {
                     }
                 }
                 Step::Reconcile { wait } => {
+                    let first_look = wait.is_zero() && !progress.looked_since_send;
                     if progress.lookups >= policy.max_lookups
-                        || self.elapsed(progress.started).saturating_add(wait) > policy.budget
+                        || (self.elapsed(progress.started).saturating_add(wait) > policy.budget
+                            && !first_look)
                     {
                         return Err(self.unknown(job, progress));
                     }
@@ -715,6 +735,7 @@ impl Router {
                         self.inner.sleeper.sleep(wait).await;
                     }
                     progress.lookups += 1;
+                    progress.looked_since_send = true;
                     let t0 = self.inner.clock.now();
                     let query = query.get_or_insert_with(|| {
                         RefundQuery::for_request(request).with_snapshot(job.snapshot.cloned())
@@ -777,11 +798,11 @@ impl Router {
                                     "no refund seen yet, but an earlier request may still be processing: waiting for the provider's window to pass since the last send before looking again"
                                 );
                                 if let Some(hook) = &self.inner.on_window_wait {
-                                    hook(&WindowWait {
-                                        provider: job.provider_id.clone(),
-                                        reference: request.reference().clone(),
+                                    hook(&WindowWait::new(
+                                        job.provider_id.clone(),
+                                        request.reference().clone(),
                                         wait,
-                                    });
+                                    ));
                                 }
                                 step = Step::Reconcile { wait };
                             }

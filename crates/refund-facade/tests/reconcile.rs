@@ -758,3 +758,49 @@ async fn a_provider_that_bounds_its_calls_gets_no_second_timer() {
     .await;
     assert!(waited.is_err(), "the router timed the call out itself");
 }
+
+/// A send that used the whole budget still gets one lookup right away (read-only, bounded),
+/// which may find the refund; no wait starts past the budget.
+#[tokio::test]
+async fn a_slow_send_that_spent_the_budget_still_gets_one_lookup() {
+    #[derive(Debug)]
+    struct SlowSend(Arc<Fake>, ManualClock);
+    impl RefundProvider for SlowSend {
+        fn provider(&self) -> ProviderId {
+            fake_id()
+        }
+        fn capabilities(&self) -> Capabilities {
+            self.0.capabilities()
+        }
+        fn refund<'a>(&'a self, r: &'a RefundRequest) -> BoxFuture<'a, Result<Refund, Error>> {
+            self.1.advance(Duration::from_secs(10));
+            self.0.refund(r)
+        }
+        fn find_refund<'a>(&'a self, q: &'a RefundQuery) -> BoxFuture<'a, Result<Lookup, Error>> {
+            self.0.find_refund(q)
+        }
+    }
+    let fake = Fake::new(Capabilities::none());
+    let clock = ManualClock::default();
+    let router = Router::builder()
+        .provider(Arc::new(SlowSend(fake.clone(), clock.clone())))
+        .clock(Arc::new(clock.clone()))
+        .sleeper(Arc::new(clock.clone()))
+        .jitter(|| Jitter::NONE)
+        .reconcile_policy(ReconcilePolicy::default().with_budget(Duration::from_secs(5)))
+        .build()
+        .unwrap();
+    fake.on_refund(Err(unknown()))
+        .on_lookup(Ok(Lookup::Found(refund(RefundStatus::Succeeded))));
+    let out = router.refund(&fake_id(), &request(None)).await.unwrap();
+    assert_eq!((out.attempts, out.lookups, out.reconciled), (1, 1, true));
+
+    // An inconclusive first lookup: the next one would start past the budget.
+    fake.on_refund(Err(unknown()))
+        .on_lookup(Ok(Lookup::Inconclusive("5xx".into())));
+    let err = router.refund(&fake_id(), &request(None)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown);
+    assert_eq!(fake.count(&Call::Refund), 2);
+    assert_eq!(fake.count(&Call::Find(None)), 2);
+    assert!(clock.sleeps().is_empty());
+}
