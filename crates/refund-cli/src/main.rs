@@ -64,7 +64,7 @@ async fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Demo => demo::run(cli.output).await,
         Command::Sandbox { addr } => sandbox::run(addr, cli.output).await,
-        Command::Create(args) => single::create(args, &options, cli.output).await,
+        Command::Create(args) => single::create(args, &options, cli.timeout, cli.output).await,
         Command::Status(args) => single::status(args, &options, cli.output).await,
         Command::Batch(args) => batch_command(&args, &options, cli.output, cli.verbose).await,
         Command::Webhooks {

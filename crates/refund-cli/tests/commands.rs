@@ -1244,6 +1244,95 @@ async fn timeout_bounds_each_request() {
     s.shutdown().await;
 }
 
+/// Issue 16, item 4: a second `create` with the same reference on Payabli after a finished full
+/// refund meets 409 and answers from the lookup at once (`RefundId` ≠ 0): exit 0, succeeded, no
+/// second refund, no wait for the idempotency window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payabli_rerun_of_a_finished_refund_answers_at_once() {
+    let s = Sandbox::start().await.unwrap();
+    s.payabli()
+        .add_payment(payabli::PayabliPayment::new("10-rerun-full", usd("100.00")))
+        .unwrap();
+    let args = [
+        "create",
+        "--provider",
+        "payabli",
+        "--payment",
+        "10-rerun-full",
+        "--reference",
+        "rf-rerun-full",
+        "--output",
+        "json",
+    ];
+    let first = refund_run(&s, &args).await;
+    assert_code(&first, 0);
+    let again = refund_run(&s, &args).await;
+    assert_code(&again, 0);
+    assert_eq!(again.json()["outcome"], "succeeded");
+    assert_refund_shape(&again.json());
+    assert!(
+        again.stderr.is_empty(),
+        "no wait announced: {}",
+        again.stderr
+    );
+    assert_eq!(s.payabli().applied_refunds("10-rerun-full"), 1);
+    // The rerun: one POST answered 409, then one details lookup; nothing else.
+    let log = s.payabli().requests();
+    let seen: Vec<(String, Option<u16>)> =
+        log.iter().map(|r| (r.method.clone(), r.status)).collect();
+    assert_eq!(
+        seen,
+        [
+            ("POST".to_owned(), Some(201)),
+            ("POST".to_owned(), Some(409)),
+            ("GET".to_owned(), Some(200)),
+        ]
+    );
+    s.shutdown().await;
+}
+
+/// Issue 16, item 4: when the lookup after the 409 proves nothing yet (a partial refund whose
+/// `RefundId` equals the new snapshot), waiting for Payabli's 2-minute window does not fit
+/// `--timeout 2`: exit 5 with `outcome_unknown` at once, saying why, and no second refund.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payabli_rerun_that_would_wait_beyond_the_timeout_exits_5() {
+    let s = Sandbox::start().await.unwrap();
+    s.payabli()
+        .add_payment(payabli::PayabliPayment::new("10-rerun-part", usd("100.00")))
+        .unwrap();
+    let args = [
+        "--timeout",
+        "2",
+        "create",
+        "--provider",
+        "payabli",
+        "--payment",
+        "10-rerun-part",
+        "--amount",
+        "10.00",
+        "--currency",
+        "USD",
+        "--reference",
+        "rf-rerun-part",
+        "--output",
+        "json",
+    ];
+    assert_code(&refund_run(&s, &args).await, 0);
+    let again = refund_run(&s, &args).await;
+    assert_code(&again, 5);
+    let v = again.json();
+    let e = assert_error_shape(&v);
+    assert_eq!(e["kind"], "outcome_unknown");
+    assert_eq!(e["reference"], "rf-rerun-part");
+    assert!(
+        e["message"].as_str().unwrap().contains("window"),
+        "{}",
+        e["message"]
+    );
+    assert_eq!(s.payabli().applied_refunds("10-rerun-part"), 1);
+    s.shutdown().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Exit code 2: usage errors
 
