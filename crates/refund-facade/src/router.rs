@@ -305,8 +305,9 @@ impl PreparedRefund {
     /// When the last refund request for this refund started to be sent (for example the time a
     /// journal marked it as sending, just before [`Router::execute`]). [`Router::resume`] counts
     /// a provider's settling window ([`Capabilities::absence_settles_after`]) from this time
-    /// plus the longest a call can last; without it (the default), conservatively from the
-    /// start of `resume`.
+    /// plus the longest a call can last (at most from the start of `resume`: it resumes after
+    /// the sender stopped); without it (the default), conservatively from the start of
+    /// `resume`.
     #[must_use]
     pub fn with_last_sent_at(mut self, at: SystemTime) -> Self {
         self.last_sent_at = Some(at);
@@ -633,11 +634,13 @@ impl Router {
             snapshot,
         };
         let now = self.inner.clock.now();
-        // After a crash the last send may still be processing: count from when it can have
-        // ended at the latest (its start plus the longest a call lasts), or, when its time is
-        // unknown, from now.
+        // After a crash the last send may still have been under way until the crash: count
+        // from when it ended at the latest (its start plus the longest a call lasts, and no
+        // later than now: the process that sent it is gone), or from now when unknown.
         let last_sent = resumed.map(|at| match at {
-            Some(at) => at.min(now) + self.call_bound(&job.caps),
+            Some(at) => at
+                .checked_add(self.call_bound(&job.caps))
+                .map_or(now, |end| end.min(now)),
             None => now,
         });
         let mut progress = Progress {
@@ -853,8 +856,10 @@ impl Router {
     /// needs two `Absent` answers taken after its window since the last send.
     fn absence(&self, job: &Job<'_>, progress: &mut Progress) -> Absence {
         let now = self.inner.clock.now();
+        // A time beyond what `SystemTime` holds: wait the whole window (the budget bounds it).
         let until = |from: SystemTime, window: Duration| {
-            (from + window).duration_since(now).unwrap_or_default()
+            from.checked_add(window)
+                .map_or(window, |end| end.duration_since(now).unwrap_or_default())
         };
         let mut wait = match (progress.conflict_at, job.caps.idempotency_window) {
             (Some(at), Some(window)) => until(at, window),

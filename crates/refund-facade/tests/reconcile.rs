@@ -535,6 +535,15 @@ async fn resume_counts_the_window_from_the_last_send() {
         vec![Duration::from_secs(10), Duration::from_secs(2)]
     );
 
+    // Sent 10 s ago: the call could have lasted until now, so the whole window is ahead.
+    let (fake, clock, router) = setup(Capabilities::none().with_absence_settling(WINDOW));
+    let recent = PreparedRefund::new(fake_id(), request(None), None)
+        .with_last_sent_at(clock.now() - Duration::from_secs(10));
+    fake.on_lookup(Ok(Lookup::Absent))
+        .on_lookup(Ok(Lookup::Found(refund(RefundStatus::Succeeded))));
+    router.resume(&recent).await.unwrap();
+    assert_eq!(clock.sleeps(), vec![WINDOW]);
+
     let (fake, clock, router) = setup(Capabilities::none().with_absence_settling(WINDOW));
     let unknown_time = PreparedRefund::new(fake_id(), request(None), None);
     fake.on_lookup(Ok(Lookup::Absent))
