@@ -102,11 +102,26 @@ pub(crate) async fn status(args: StatusArgs, options: &ClientOptions, format: Ou
         let reference = RefundReference::new(args.reference.clone())?;
         let router = crate::router_for(args.provider, options)?;
         let query = RefundQuery::new(payment.clone(), reference.clone());
+        // Payabli may show a refund only some time after it was sent (issue 16): say so, since
+        // `status` cannot know when the refund was sent.
+        let settles_after = router
+            .provider(&args.provider.id())
+            .ok()
+            .and_then(|p| p.capabilities().absence_settles_after);
         match router.status(&args.provider.id(), &query).await? {
             Lookup::Found(refund) => Ok(refund),
             Lookup::Absent => Err(Error::new(
                 ErrorKind::NotFound,
-                format!("no refund with reference {reference} exists for payment {payment}"),
+                match settles_after {
+                    None => format!(
+                        "no refund with reference {reference} exists for payment {payment}"
+                    ),
+                    Some(window) => format!(
+                        "no refund with reference {reference} shows for payment {payment}; {} may show a refund only up to {}s after it was sent, so look again after that before refunding anew",
+                        args.provider.id(),
+                        window.as_secs()
+                    ),
+                },
             )
             .with_provider(args.provider.id())),
             Lookup::Inconclusive(reason) => Err(Error::new(

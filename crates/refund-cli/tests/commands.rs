@@ -1291,6 +1291,41 @@ async fn a_payabli_rerun_of_a_finished_refund_answers_at_once() {
     s.shutdown().await;
 }
 
+/// Payabli may show a refund only up to 2 minutes after it was sent (issue 16): `status` says so
+/// when it sees none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payabli_status_without_a_refund_warns_that_one_may_show_late() {
+    let s = Sandbox::start().await.unwrap();
+    let out = refund_run(
+        &s,
+        &[
+            "status",
+            "--provider",
+            "payabli",
+            "--payment",
+            payabli::seed::SETTLED_USD,
+            "--reference",
+            "rf-none",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    assert_code(&out, 4);
+    let v = out.json();
+    let e = assert_error_shape(&v);
+    assert_eq!(e["kind"], "not_found");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("up to 120s after it was sent"),
+        "{}",
+        e["message"]
+    );
+    s.shutdown().await;
+}
+
 /// Issue 16, item 4: when the lookup after the 409 proves nothing yet (a partial refund whose
 /// `RefundId` equals the new snapshot), waiting for Payabli's 2-minute window does not fit
 /// `--timeout 2`: exit 5 with `outcome_unknown` at once, saying why, and no second refund.
