@@ -335,6 +335,12 @@ struct Progress {
     settled_absent: u32,
     /// Whether a lookup was made since the last send (or the start of `resume`).
     looked_since_send: bool,
+    /// Whether a request of this refund may have reached the provider already (always after a
+    /// send of unknown outcome, and from the start of `resume`).
+    may_have_reached: bool,
+    /// The provider answered a conflict before any request of this run could have reached it:
+    /// a request with this reference was sent by an earlier run.
+    earlier_request: bool,
 }
 
 /// What an `Absent` answer allows.
@@ -653,6 +659,8 @@ impl Router {
             conflict_at: None,
             settled_absent: 0,
             looked_since_send: false,
+            may_have_reached: resumed.is_some(),
+            earlier_request: false,
         };
         self.run_steps(&job, first, &mut progress)
             .instrument(span)
@@ -696,7 +704,15 @@ impl Router {
                             if e.http_status() == Some(409) && job.caps.idempotency_window.is_some()
                             {
                                 progress.conflict_at = Some(now);
+                                // No request of this run can have reached the provider before:
+                                // the key was used by an earlier run (a rerun with the same
+                                // reference), whose refund a snapshot taken by this run already
+                                // includes.
+                                if !progress.may_have_reached {
+                                    progress.earlier_request = true;
+                                }
                             }
+                            progress.may_have_reached = true;
                             progress.last_error = Some(e);
                             step = Step::Reconcile {
                                 wait: Duration::ZERO,
@@ -753,6 +769,20 @@ impl Router {
                         Ok(Ok(Lookup::Found(refund))) => {
                             tracing::info!(lookup = progress.lookups, outcome = %refund.status, elapsed_ms, "reconciliation found the refund");
                             return Ok(self.outcome(request, refund, progress, true));
+                        }
+                        Ok(Ok(Lookup::Absent))
+                            if progress.earlier_request && job.snapshot.is_some() =>
+                        {
+                            tracing::warn!(
+                                lookup = progress.lookups,
+                                elapsed_ms,
+                                "an earlier run sent a refund with this reference, and this run's snapshot cannot tell it apart: giving up"
+                            );
+                            return Err(self.unknown_because(
+                                job,
+                                progress,
+                                "; the provider answered a conflict to this run's first request, so an earlier run sent a refund with this reference, and the snapshot taken by this run cannot tell that refund apart (resume the earlier run's prepared refund, or check the payment)",
+                            ));
                         }
                         Ok(Ok(Lookup::Absent)) => match self.absence(job, progress) {
                             Absence::Proven => {

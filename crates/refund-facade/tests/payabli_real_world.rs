@@ -435,6 +435,28 @@ async fn a_rerun_whose_lookup_is_inconclusive_ends_outcome_unknown_within_the_bu
     assert_eq!(s.sandbox.applied_refunds("rerun-2"), 1);
 }
 
+/// Issue 16, item 4, with the default budget (the window would fit): a rerun of a finished
+/// partial refund meets 409, and its own snapshot already includes the first refund, so no wait
+/// and no re-send can be safe: `OutcomeUnknown` at once, one refund applied.
+#[tokio::test]
+async fn a_rerun_of_a_finished_partial_refund_never_refunds_twice() {
+    let s = setup(PayabliQuirks::default()).await;
+    s.sandbox
+        .add_payment(PayabliPayment::new("rerun-3", usd("100.00")))
+        .unwrap();
+    let req = request("rerun-3", "rerun-ref-3", Some("10.00"));
+    s.router.refund(&ProviderId::PAYABLI, &req).await.unwrap();
+    let err = s
+        .router
+        .refund(&ProviderId::PAYABLI, &req)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown);
+    assert!(err.to_string().contains("earlier run"), "{err}");
+    assert!(s.clock.sleeps().is_empty(), "{:?}", s.clock.sleeps());
+    assert_eq!(s.sandbox.applied_refunds("rerun-3"), 1);
+}
+
 /// Issue 16, item 3: an answer that echoes the sale (A0004, `operation` Sale, `totalAmount` 105
 /// with a 5.00 fee, `refundId` 0, the sale's transId) gives the requested amount, no refund id
 /// from the sale, and no `AmountMismatch`.

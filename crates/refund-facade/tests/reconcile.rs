@@ -813,3 +813,31 @@ async fn a_slow_send_that_spent_the_budget_still_gets_one_lookup() {
     assert_eq!(fake.count(&Call::Find(None)), 2);
     assert!(clock.sleeps().is_empty());
 }
+
+/// A conflict on the first request of a run means an earlier run used the reference; the
+/// snapshot this run took already includes that refund, so "absent" (unchanged since the
+/// snapshot) proves nothing: give up at once, never wait and re-send (which would refund twice
+/// once the provider forgot the key).
+#[tokio::test]
+async fn a_conflict_on_a_runs_first_request_never_trusts_its_own_snapshot() {
+    let caps = Capabilities::none()
+        .with_multiple_partial_refunds()
+        .with_snapshot_for_partial()
+        .with_idempotency_window(WINDOW)
+        .with_absence_settling(WINDOW);
+    let (fake, clock, router) = setup(caps);
+    fake.on_refund(Err(conflict()))
+        .on_lookup(Ok(Lookup::Absent));
+    let err = router
+        .refund(&fake_id(), &request(Some("2.50")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown);
+    assert!(err.to_string().contains("earlier run"), "{err}");
+    let snap = Some(Snapshot::new("refund-id=7"));
+    assert_eq!(
+        fake.calls(),
+        vec![Call::Snapshot, Call::Refund, Call::Find(snap)]
+    );
+    assert!(clock.sleeps().is_empty());
+}
