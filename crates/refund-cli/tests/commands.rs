@@ -1326,18 +1326,17 @@ async fn payabli_status_without_a_refund_warns_that_one_may_show_late() {
     s.shutdown().await;
 }
 
-/// Issue 16, item 4: when the lookup after the 409 proves nothing yet (a partial refund whose
-/// `RefundId` equals the new snapshot), waiting for Payabli's 2-minute window does not fit
-/// `--timeout 2`: exit 5 with `outcome_unknown` at once, saying why, and no second refund.
+/// Issue 16, item 4: a rerun of a finished partial refund meets 409, and the snapshot this run
+/// took already includes the first refund, so nothing can prove absence: exit 5 with
+/// `outcome_unknown` at once (the default budget would fit the 2-minute window, but waiting and
+/// re-sending would refund twice), never a second refund.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_payabli_rerun_that_would_wait_beyond_the_timeout_exits_5() {
+async fn a_payabli_rerun_of_a_partial_refund_exits_5_at_once() {
     let s = Sandbox::start().await.unwrap();
     s.payabli()
         .add_payment(payabli::PayabliPayment::new("10-rerun-part", usd("100.00")))
         .unwrap();
     let args = [
-        "--timeout",
-        "2",
         "create",
         "--provider",
         "payabli",
@@ -1360,11 +1359,58 @@ async fn a_payabli_rerun_that_would_wait_beyond_the_timeout_exits_5() {
     assert_eq!(e["kind"], "outcome_unknown");
     assert_eq!(e["reference"], "rf-rerun-part");
     assert!(
-        e["message"].as_str().unwrap().contains("window"),
+        e["message"].as_str().unwrap().contains("earlier run"),
         "{}",
         e["message"]
     );
     assert_eq!(s.payabli().applied_refunds("10-rerun-part"), 1);
+    s.shutdown().await;
+}
+
+/// Issue 16, item 4: when "absent" needs Payabli's 2-minute window to pass (a 500 on the refund
+/// may hide a refund that shows late) and `--timeout 2` leaves no room for it, `create` exits 5
+/// with `outcome_unknown` at once, saying why, and sends nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payabli_window_beyond_the_timeout_exits_5() {
+    let s = Sandbox::start().await.unwrap();
+    s.payabli()
+        .add_payment(payabli::PayabliPayment::new("10-window", usd("100.00")))
+        .unwrap();
+    s.payabli()
+        .inject(
+            Fault::new(FaultKind::ServerErrorBeforeApplying(500))
+                .for_payment("10-window")
+                .only(Operation::Refund),
+        )
+        .unwrap();
+    let out = refund_run(
+        &s,
+        &[
+            "--timeout",
+            "2",
+            "create",
+            "--provider",
+            "payabli",
+            "--payment",
+            "10-window",
+            "--reference",
+            "rf-window",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    assert_code(&out, 5);
+    let v = out.json();
+    let e = assert_error_shape(&v);
+    assert_eq!(e["kind"], "outcome_unknown");
+    assert!(
+        e["message"].as_str().unwrap().contains("window"),
+        "{}",
+        e["message"]
+    );
+    assert_eq!(common::refund_request_count(&s), 1, "never re-sent");
+    assert_eq!(s.payabli().applied_refunds("10-window"), 0);
     s.shutdown().await;
 }
 
