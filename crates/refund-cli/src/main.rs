@@ -83,7 +83,7 @@ async fn run(cli: Cli) -> u8 {
     match cli.command {
         Command::Demo => demo::run(format).await,
         Command::Sandbox { addr } => sandbox::run(addr, format).await,
-        Command::Create(args) => single::create(args, &options, format).await,
+        Command::Create(args) => single::create(args, &options, cli.timeout, format).await,
         Command::Status(args) => single::status(args, &options, format).await,
         Command::Batch(args) => batch_command(&args, &options, format, cli.verbose).await,
         Command::Follow(args) => match router(&options) {

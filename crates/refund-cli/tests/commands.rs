@@ -1244,6 +1244,176 @@ async fn timeout_bounds_each_request() {
     s.shutdown().await;
 }
 
+/// Issue 16, item 4: a second `create` with the same reference on Payabli after a finished full
+/// refund meets 409 and answers from the lookup at once (`RefundId` ≠ 0): exit 0, succeeded, no
+/// second refund, no wait for the idempotency window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payabli_rerun_of_a_finished_refund_answers_at_once() {
+    let s = Sandbox::start().await.unwrap();
+    s.payabli()
+        .add_payment(payabli::PayabliPayment::new("10-rerun-full", usd("100.00")))
+        .unwrap();
+    let args = [
+        "create",
+        "--provider",
+        "payabli",
+        "--payment",
+        "10-rerun-full",
+        "--reference",
+        "rf-rerun-full",
+        "--output",
+        "json",
+    ];
+    let first = refund_run(&s, &args).await;
+    assert_code(&first, 0);
+    let again = refund_run(&s, &args).await;
+    assert_code(&again, 0);
+    assert_eq!(again.json()["outcome"], "succeeded");
+    assert_refund_shape(&again.json());
+    assert!(
+        again.stderr.is_empty(),
+        "no wait announced: {}",
+        again.stderr
+    );
+    assert_eq!(s.payabli().applied_refunds("10-rerun-full"), 1);
+    // The rerun: one POST answered 409, then one details lookup; nothing else.
+    let log = s.payabli().requests();
+    let seen: Vec<(String, Option<u16>)> =
+        log.iter().map(|r| (r.method.clone(), r.status)).collect();
+    assert_eq!(
+        seen,
+        [
+            ("POST".to_owned(), Some(201)),
+            ("POST".to_owned(), Some(409)),
+            ("GET".to_owned(), Some(200)),
+        ]
+    );
+    s.shutdown().await;
+}
+
+/// Payabli may show a refund only up to 2 minutes after it was sent (issue 16): `status` says so
+/// when it sees none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payabli_status_without_a_refund_warns_that_one_may_show_late() {
+    let s = Sandbox::start().await.unwrap();
+    let out = refund_run(
+        &s,
+        &[
+            "status",
+            "--provider",
+            "payabli",
+            "--payment",
+            payabli::seed::SETTLED_USD,
+            "--reference",
+            "rf-none",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    assert_code(&out, 4);
+    let v = out.json();
+    let e = assert_error_shape(&v);
+    assert_eq!(e["kind"], "not_found");
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("up to 120s after it was sent"),
+        "{}",
+        e["message"]
+    );
+    s.shutdown().await;
+}
+
+/// Issue 16, item 4: a rerun of a finished partial refund meets 409, and the snapshot this run
+/// took already includes the first refund, so nothing can prove absence: exit 5 with
+/// `outcome_unknown` at once (the default budget would fit the 2-minute window, but waiting and
+/// re-sending would refund twice), never a second refund.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payabli_rerun_of_a_partial_refund_exits_5_at_once() {
+    let s = Sandbox::start().await.unwrap();
+    s.payabli()
+        .add_payment(payabli::PayabliPayment::new("10-rerun-part", usd("100.00")))
+        .unwrap();
+    let args = [
+        "create",
+        "--provider",
+        "payabli",
+        "--payment",
+        "10-rerun-part",
+        "--amount",
+        "10.00",
+        "--currency",
+        "USD",
+        "--reference",
+        "rf-rerun-part",
+        "--output",
+        "json",
+    ];
+    assert_code(&refund_run(&s, &args).await, 0);
+    let again = refund_run(&s, &args).await;
+    assert_code(&again, 5);
+    let v = again.json();
+    let e = assert_error_shape(&v);
+    assert_eq!(e["kind"], "outcome_unknown");
+    assert_eq!(e["reference"], "rf-rerun-part");
+    assert!(
+        e["message"].as_str().unwrap().contains("earlier run"),
+        "{}",
+        e["message"]
+    );
+    assert_eq!(s.payabli().applied_refunds("10-rerun-part"), 1);
+    s.shutdown().await;
+}
+
+/// Issue 16, item 4: when "absent" needs Payabli's 2-minute window to pass (a 500 on the refund
+/// may hide a refund that shows late) and `--timeout 2` leaves no room for it, `create` exits 5
+/// with `outcome_unknown` at once, saying why, and sends nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payabli_window_beyond_the_timeout_exits_5() {
+    let s = Sandbox::start().await.unwrap();
+    s.payabli()
+        .add_payment(payabli::PayabliPayment::new("10-window", usd("100.00")))
+        .unwrap();
+    s.payabli()
+        .inject(
+            Fault::new(FaultKind::ServerErrorBeforeApplying(500))
+                .for_payment("10-window")
+                .only(Operation::Refund),
+        )
+        .unwrap();
+    let out = refund_run(
+        &s,
+        &[
+            "--timeout",
+            "2",
+            "create",
+            "--provider",
+            "payabli",
+            "--payment",
+            "10-window",
+            "--reference",
+            "rf-window",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    assert_code(&out, 5);
+    let v = out.json();
+    let e = assert_error_shape(&v);
+    assert_eq!(e["kind"], "outcome_unknown");
+    assert!(
+        e["message"].as_str().unwrap().contains("window"),
+        "{}",
+        e["message"]
+    );
+    assert_eq!(common::refund_request_count(&s), 1, "never re-sent");
+    assert_eq!(s.payabli().applied_refunds("10-window"), 0);
+    s.shutdown().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Exit code 2: usage errors
 

@@ -81,6 +81,11 @@ pub struct Capabilities {
     /// itself. A caller that would time the call out later than this need not add a timer of
     /// its own. `None`: no such promise.
     pub call_timeout: Option<Duration>,
+    /// This provider's [`Lookup::Absent`] proves absence only when the lookup was made at least
+    /// this long after the last refund request for the reference was sent (a request may still
+    /// be processing, and its refund becomes visible only later), and a second such lookup
+    /// agrees. `None`: an `Absent` answer proves absence at once.
+    pub absence_settles_after: Option<Duration>,
 }
 
 impl Capabilities {
@@ -93,6 +98,7 @@ impl Capabilities {
             lookup_by_reference: false,
             snapshot_for_partial: false,
             call_timeout: None,
+            absence_settles_after: None,
         }
     }
 
@@ -137,6 +143,14 @@ impl Capabilities {
     #[must_use]
     pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
         self.call_timeout = Some(timeout);
+        self
+    }
+
+    /// [`Lookup::Absent`] proves absence only `window` after the last send, confirmed by a
+    /// second lookup (see [`absence_settles_after`](Self::absence_settles_after)).
+    #[must_use]
+    pub fn with_absence_settling(mut self, window: Duration) -> Self {
+        self.absence_settles_after = Some(window);
         self
     }
 }

@@ -40,7 +40,7 @@ mod webhook;
 pub use env::{ClientOptions, ENV_VARS};
 pub use follow::{FollowEnd, FollowPolicy, Followed, StatusChange};
 pub use outcome::{AmountMismatch, RefundOutcome};
-pub use router::{PreparedRefund, ReconcilePolicy, Router, RouterBuilder};
+pub use router::{PreparedRefund, ReconcilePolicy, Router, RouterBuilder, WindowWait};
 pub use webhook::{Delivery, WEBHOOK_ENV_VARS, WebhookReceiver, WebhookReceiverBuilder};
 
 pub use refund_core;

@@ -52,7 +52,10 @@ impl Default for ReconcilePolicy {
 }
 
 impl ReconcilePolicy {
-    /// The time allowed for one logical refund, reconciliation included.
+    /// The time allowed for one logical refund, reconciliation included: no wait (backoff, a
+    /// provider's window) starts that would end past it. One lookup right after a send whose
+    /// outcome is unknown is made even when a slow send used the budget up: it is read-only and
+    /// bounded like every call, and it may find the refund.
     #[must_use]
     pub fn with_budget(mut self, budget: Duration) -> Self {
         self.budget = budget;
@@ -109,7 +112,11 @@ impl ReconcilePolicy {
 /// it provably never reached the provider or was rate-limited (contract §0.5); after an unknown
 /// outcome the router looks the refund up ([`RefundProvider::find_refund`]) and adopts what it
 /// finds, re-sends with the same reference only when the provider proved absence, and waits
-/// out an idempotency window when the provider answers a re-send with a conflict (Payabli 409).
+/// out an idempotency window when the provider answers a re-send with a conflict (Payabli 409):
+/// it looks the refund up at once, and re-sends only once the window has passed. For a provider
+/// whose absence proof settles late ([`Capabilities::absence_settles_after`], Payabli), an
+/// `Absent` answer counts only when taken that long after the last send and confirmed by a
+/// second lookup; a wait that does not fit the budget ends [`ErrorKind::OutcomeUnknown`].
 ///
 /// Cheap to clone; share one across tasks.
 #[derive(Clone)]
@@ -124,6 +131,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
     jitter: fn() -> Jitter,
+    on_window_wait: Option<WindowWaitHook>,
     /// The references being refunded, per provider (every provider has its set from the start,
     /// so claiming a reference copies only the reference).
     in_flight: Mutex<HashMap<ProviderId, HashSet<RefundReference>>>,
@@ -142,6 +150,37 @@ impl fmt::Debug for Router {
     }
 }
 
+/// What is told before the router waits for a provider's window: see
+/// [`RouterBuilder::on_window_wait`].
+type WindowWaitHook = Arc<dyn Fn(&WindowWait) + Send + Sync>;
+
+/// A wait the router is about to make for a provider's window before it looks a refund up
+/// again: the idempotency window after a conflict (Payabli 409), or the time after the last
+/// send before an `Absent` answer proves anything
+/// ([`Capabilities::absence_settles_after`]). Given to the hook of
+/// [`RouterBuilder::on_window_wait`], so that an application can say why it is waiting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WindowWait {
+    /// The provider.
+    pub provider: ProviderId,
+    /// The refund's reference.
+    pub reference: RefundReference,
+    /// How long the router will wait (it never waits beyond its budget).
+    pub wait: Duration,
+}
+
+impl WindowWait {
+    /// A notice of a wait of `wait` for the refund `reference` on `provider`.
+    pub fn new(provider: ProviderId, reference: RefundReference, wait: Duration) -> Self {
+        WindowWait {
+            provider,
+            reference,
+            wait,
+        }
+    }
+}
+
 /// Builder of a [`Router`].
 #[must_use]
 pub struct RouterBuilder {
@@ -151,6 +190,7 @@ pub struct RouterBuilder {
     clock: Arc<dyn Clock>,
     sleeper: Arc<dyn Sleeper>,
     jitter: fn() -> Jitter,
+    on_window_wait: Option<WindowWaitHook>,
 }
 
 impl fmt::Debug for RouterBuilder {
@@ -198,6 +238,13 @@ impl RouterBuilder {
         self
     }
 
+    /// Called (synchronously, keep it short) before each wait for a provider's window, which
+    /// may last minutes (Payabli: 2). The router also logs a `warn` event then. Default: none.
+    pub fn on_window_wait(mut self, hook: impl Fn(&WindowWait) + Send + Sync + 'static) -> Self {
+        self.on_window_wait = Some(Arc::new(hook));
+        self
+    }
+
     /// Builds the router.
     ///
     /// # Errors
@@ -220,6 +267,7 @@ impl RouterBuilder {
                 clock: self.clock,
                 sleeper: self.sleeper,
                 jitter: self.jitter,
+                on_window_wait: self.on_window_wait,
                 in_flight: Mutex::new(in_flight),
             }),
         })
@@ -238,16 +286,32 @@ pub struct PreparedRefund {
     pub request: RefundRequest,
     /// The provider's snapshot taken before the first attempt, if it needs one.
     pub snapshot: Option<Snapshot>,
+    /// When the last refund request for it started to be sent, if known (for
+    /// [`Router::resume`]; see [`with_last_sent_at`](Self::with_last_sent_at)).
+    pub last_sent_at: Option<SystemTime>,
 }
 
 impl PreparedRefund {
-    /// Re-creates a prepared refund from stored parts.
+    /// Re-creates a prepared refund from stored parts (the time of the last send unknown).
     pub fn new(provider: ProviderId, request: RefundRequest, snapshot: Option<Snapshot>) -> Self {
         PreparedRefund {
             provider,
             request,
             snapshot,
+            last_sent_at: None,
         }
+    }
+
+    /// When the last refund request for this refund started to be sent (for example the time a
+    /// journal marked it as sending, just before [`Router::execute`]). [`Router::resume`] counts
+    /// a provider's settling window ([`Capabilities::absence_settles_after`]) from this time
+    /// plus the longest a call can last (at most from the start of `resume`: it resumes after
+    /// the sender stopped); without it (the default), conservatively from the start of
+    /// `resume`.
+    #[must_use]
+    pub fn with_last_sent_at(mut self, at: SystemTime) -> Self {
+        self.last_sent_at = Some(at);
+        self
     }
 }
 
@@ -262,6 +326,31 @@ struct Progress {
     lookups: u32,
     resends: u32,
     last_error: Option<Error>,
+    /// When the last refund request that may have reached the provider ended (its answer, its
+    /// failure, or a conflict); settling windows count from here.
+    last_sent: Option<SystemTime>,
+    /// When the provider last answered a conflict (a key inside its idempotency window).
+    conflict_at: Option<SystemTime>,
+    /// Consecutive `Absent` answers taken after the settling window.
+    settled_absent: u32,
+    /// Whether a lookup was made since the last send (or the start of `resume`).
+    looked_since_send: bool,
+    /// Whether a request of this refund may have reached the provider already (always after a
+    /// send of unknown outcome, and from the start of `resume`).
+    may_have_reached: bool,
+    /// The provider answered a conflict before any request of this run could have reached it:
+    /// a request with this reference was sent by an earlier run.
+    earlier_request: bool,
+}
+
+/// What an `Absent` answer allows.
+enum Absence {
+    /// Absence is proven: re-sending is safe.
+    Proven,
+    /// Absent, but taken too early: wait this long, then look again.
+    TooEarly(Duration),
+    /// Absent after the window; one more lookup must agree.
+    Confirm,
 }
 
 impl Router {
@@ -274,6 +363,7 @@ impl Router {
             clock: Arc::new(SystemClock),
             sleeper: Arc::new(TokioSleeper),
             jitter: Jitter::random,
+            on_window_wait: None,
         }
     }
 
@@ -329,6 +419,13 @@ impl Router {
         Ok((p, caps))
     }
 
+    /// The longest one call of a provider with these capabilities can last.
+    fn call_bound(&self, caps: &Capabilities) -> Duration {
+        self.own_timeout(caps)
+            .or(caps.call_timeout)
+            .unwrap_or(self.inner.reconcile.attempt_timeout)
+    }
+
     /// The timer the router puts around one call of a provider with these capabilities: none
     /// when the provider bounds its calls itself within the attempt timeout.
     fn own_timeout(&self, caps: &Capabilities) -> Option<Duration> {
@@ -355,8 +452,15 @@ impl Router {
     ) -> Result<RefundOutcome> {
         let (p, caps) = self.check(provider, request)?;
         let snapshot = self.snapshot_if_needed(p, &caps, request).await?;
-        self.drive(provider, (p, caps), request, snapshot.as_ref(), Step::Send)
-            .await
+        self.drive(
+            provider,
+            (p, caps),
+            request,
+            snapshot.as_ref(),
+            Step::Send,
+            None,
+        )
+        .await
     }
 
     /// Checks a refund and takes the provider's snapshot if it needs one; nothing is refunded.
@@ -418,6 +522,7 @@ impl Router {
             &prepared.request,
             prepared.snapshot.as_ref(),
             Step::Send,
+            None,
         )
         .await
     }
@@ -428,6 +533,10 @@ impl Router {
     ///
     /// # Errors
     /// As for [`refund`](Self::refund).
+    ///
+    /// A provider whose absence proof settles late ([`Capabilities::absence_settles_after`])
+    /// is re-sent to only once that window has passed since the last send
+    /// ([`PreparedRefund::with_last_sent_at`]; unknown: since the start of `resume`).
     pub async fn resume(&self, prepared: &PreparedRefund) -> Result<RefundOutcome> {
         self.drive(
             &prepared.provider,
@@ -437,6 +546,7 @@ impl Router {
             Step::Reconcile {
                 wait: Duration::ZERO,
             },
+            Some(prepared.last_sent_at),
         )
         .await
     }
@@ -514,6 +624,7 @@ impl Router {
     }
 
     /// Runs a refund whose provider and capabilities [`check`](Self::check) returned.
+    /// `resumed`: `Some(when the last send started, if known)` for [`resume`](Self::resume).
     async fn drive(
         &self,
         provider_id: &ProviderId,
@@ -521,6 +632,7 @@ impl Router {
         request: &RefundRequest,
         snapshot: Option<&Snapshot>,
         first: Step,
+        resumed: Option<Option<SystemTime>>,
     ) -> Result<RefundOutcome> {
         let _claim = self.claim(provider_id, request.reference())?;
         let span = tracing::info_span!(
@@ -537,12 +649,28 @@ impl Router {
             request,
             snapshot,
         };
+        let now = self.inner.clock.now();
+        // After a crash the last send may still have been under way until the crash: count
+        // from when it ended at the latest (its start plus the longest a call lasts, and no
+        // later than now: the process that sent it is gone), or from now when unknown.
+        let last_sent = resumed.map(|at| match at {
+            Some(at) => at
+                .checked_add(self.call_bound(&job.caps))
+                .map_or(now, |end| end.min(now)),
+            None => now,
+        });
         let mut progress = Progress {
-            started: self.inner.clock.now(),
+            started: now,
             attempts: 0,
             lookups: 0,
             resends: 0,
             last_error: None,
+            last_sent,
+            conflict_at: None,
+            settled_absent: 0,
+            looked_since_send: false,
+            may_have_reached: resumed.is_some(),
+            earlier_request: false,
         };
         self.run_steps(&job, first, &mut progress)
             .instrument(span)
@@ -566,6 +694,7 @@ impl Router {
             match step {
                 Step::Send => {
                     progress.attempts += 1;
+                    progress.looked_since_send = false;
                     let t0 = self.inner.clock.now();
                     let result =
                         bounded(job.timeout, provider.refund(request), job.provider_id).await;
@@ -577,14 +706,27 @@ impl Router {
                         }
                         Err(e) if is_unknown(&e) => {
                             tracing::warn!(attempt = progress.attempts, outcome = "unknown", kind = %e.kind(), http_status = e.http_status(), elapsed_ms, "refund attempt outcome unknown, reconciling");
+                            let now = self.inner.clock.now();
+                            progress.last_sent = Some(now);
                             // Payabli answers a repeated idempotency key inside its window with
-                            // 409 and no replay (§3.6): wait the window out before looking.
-                            let wait = match (e.http_status(), job.caps.idempotency_window) {
-                                (Some(409), Some(window)) => window,
-                                _ => Duration::ZERO,
-                            };
+                            // 409 and no replay (§3.6). Look at once (the earlier request may
+                            // have succeeded long ago); a re-send must wait the window out.
+                            if e.http_status() == Some(409) && job.caps.idempotency_window.is_some()
+                            {
+                                progress.conflict_at = Some(now);
+                                // No request of this run can have reached the provider before:
+                                // the key was used by an earlier run (a rerun with the same
+                                // reference), whose refund a snapshot taken by this run already
+                                // includes.
+                                if !progress.may_have_reached {
+                                    progress.earlier_request = true;
+                                }
+                            }
+                            progress.may_have_reached = true;
                             progress.last_error = Some(e);
-                            step = Step::Reconcile { wait };
+                            step = Step::Reconcile {
+                                wait: Duration::ZERO,
+                            };
                         }
                         Err(e) => {
                             send_failures += 1;
@@ -611,8 +753,10 @@ impl Router {
                     }
                 }
                 Step::Reconcile { wait } => {
+                    let first_look = wait.is_zero() && !progress.looked_since_send;
                     if progress.lookups >= policy.max_lookups
-                        || self.elapsed(progress.started).saturating_add(wait) > policy.budget
+                        || (self.elapsed(progress.started).saturating_add(wait) > policy.budget
+                            && !first_look)
                     {
                         return Err(self.unknown(job, progress));
                     }
@@ -620,6 +764,7 @@ impl Router {
                         self.inner.sleeper.sleep(wait).await;
                     }
                     progress.lookups += 1;
+                    progress.looked_since_send = true;
                     let t0 = self.inner.clock.now();
                     let query = query.get_or_insert_with(|| {
                         RefundQuery::for_request(request).with_snapshot(job.snapshot.cloned())
@@ -635,21 +780,79 @@ impl Router {
                             tracing::info!(lookup = progress.lookups, outcome = %refund.status, elapsed_ms, "reconciliation found the refund");
                             return Ok(self.outcome(request, refund, progress, true));
                         }
-                        Ok(Ok(Lookup::Absent)) => {
-                            tracing::info!(
+                        Ok(Ok(Lookup::Absent))
+                            if progress.earlier_request && job.snapshot.is_some() =>
+                        {
+                            tracing::warn!(
                                 lookup = progress.lookups,
-                                outcome = "absent",
                                 elapsed_ms,
-                                "reconciliation proved no refund exists"
+                                "an earlier run sent a refund with this reference, and this run's snapshot cannot tell it apart: giving up"
                             );
-                            if progress.resends >= policy.max_resends {
-                                return Err(self.unknown(job, progress));
-                            }
-                            progress.resends += 1;
-                            step = Step::Send;
+                            return Err(self.unknown_because(
+                                job,
+                                progress,
+                                "; the provider answered a conflict to this run's first request, so an earlier run sent a refund with this reference, and the snapshot taken by this run cannot tell that refund apart (resume the earlier run's prepared refund, or check the payment)",
+                            ));
                         }
+                        Ok(Ok(Lookup::Absent)) => match self.absence(job, progress) {
+                            Absence::Proven => {
+                                tracing::info!(
+                                    lookup = progress.lookups,
+                                    outcome = "absent",
+                                    elapsed_ms,
+                                    "reconciliation proved no refund exists"
+                                );
+                                if progress.resends >= policy.max_resends {
+                                    return Err(self.unknown(job, progress));
+                                }
+                                progress.resends += 1;
+                                progress.settled_absent = 0;
+                                step = Step::Send;
+                            }
+                            Absence::Confirm => {
+                                tracing::info!(
+                                    lookup = progress.lookups,
+                                    outcome = "absent",
+                                    elapsed_ms,
+                                    "reconciliation saw no refund after the window; confirming with one more lookup"
+                                );
+                                step = Step::Reconcile { wait: next_wait };
+                            }
+                            Absence::TooEarly(wait) => {
+                                let wait_ms = duration_ms(wait);
+                                if self.elapsed(progress.started).saturating_add(wait)
+                                    > policy.budget
+                                    || progress.lookups >= policy.max_lookups
+                                {
+                                    tracing::warn!(
+                                        lookup = progress.lookups,
+                                        wait_ms,
+                                        "no refund seen yet, but the provider's window has not passed since the last send and waiting for it does not fit the budget"
+                                    );
+                                    let because = format!(
+                                        "; no refund seen yet, but an earlier request may still be processing and the provider's window ({}s more) does not fit the budget",
+                                        wait.as_secs_f64().ceil()
+                                    );
+                                    return Err(self.unknown_because(job, progress, &because));
+                                }
+                                tracing::warn!(
+                                    lookup = progress.lookups,
+                                    wait_ms,
+                                    "no refund seen yet, but an earlier request may still be processing: waiting for the provider's window to pass since the last send before looking again"
+                                );
+                                if let Some(hook) = &self.inner.on_window_wait {
+                                    hook(&WindowWait::new(
+                                        job.provider_id.clone(),
+                                        request.reference().clone(),
+                                        wait,
+                                    ));
+                                }
+                                step = Step::Reconcile { wait };
+                            }
+                        },
                         Ok(Ok(Lookup::Inconclusive(reason))) => {
                             tracing::info!(lookup = progress.lookups, outcome = "inconclusive", %reason, elapsed_ms, "reconciliation lookup inconclusive");
+                            progress.settled_absent = 0;
                             step = Step::Reconcile { wait: next_wait };
                         }
                         Ok(Ok(_)) => {
@@ -660,6 +863,7 @@ impl Router {
                                 elapsed_ms,
                                 "reconciliation lookup gave an answer this version does not know"
                             );
+                            progress.settled_absent = 0;
                             step = Step::Reconcile { wait: next_wait };
                         }
                         Ok(Err(e)) => {
@@ -668,6 +872,7 @@ impl Router {
                                 .retry_after()
                                 .map_or(next_wait, |asked| asked.max(next_wait));
                             progress.last_error = Some(e);
+                            progress.settled_absent = 0;
                             step = Step::Reconcile { wait };
                         }
                         Err(_) => {
@@ -677,11 +882,46 @@ impl Router {
                                 elapsed_ms,
                                 "reconciliation lookup timed out"
                             );
+                            progress.settled_absent = 0;
                             step = Step::Reconcile { wait: next_wait };
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// What an `Absent` answer taken now allows: a re-send inside the idempotency window of a
+    /// conflict would only meet another conflict, and a provider whose absence proof settles late
+    /// needs two `Absent` answers taken after its window since the last send.
+    fn absence(&self, job: &Job<'_>, progress: &mut Progress) -> Absence {
+        let now = self.inner.clock.now();
+        // A time beyond what `SystemTime` holds: wait the whole window (the budget bounds it).
+        let until = |from: SystemTime, window: Duration| {
+            from.checked_add(window)
+                .map_or(window, |end| end.duration_since(now).unwrap_or_default())
+        };
+        let mut wait = match (progress.conflict_at, job.caps.idempotency_window) {
+            (Some(at), Some(window)) => until(at, window),
+            _ => Duration::ZERO,
+        };
+        let settling = job.caps.absence_settles_after;
+        if let Some(window) = settling {
+            let from = progress.last_sent.unwrap_or(progress.started);
+            wait = wait.max(until(from, window));
+        }
+        if !wait.is_zero() {
+            progress.settled_absent = 0;
+            return Absence::TooEarly(wait);
+        }
+        if settling.is_none() {
+            return Absence::Proven;
+        }
+        progress.settled_absent += 1;
+        if progress.settled_absent >= 2 {
+            Absence::Proven
+        } else {
+            Absence::Confirm
         }
     }
 
@@ -706,10 +946,16 @@ impl Router {
     }
 
     fn unknown(&self, job: &Job<'_>, progress: &mut Progress) -> Error {
+        self.unknown_because(job, progress, "")
+    }
+
+    /// [`unknown`](Self::unknown) with why the truth could not be learnt (`because` starts
+    /// with "; " or is empty).
+    fn unknown_because(&self, job: &Job<'_>, progress: &mut Progress, because: &str) -> Error {
         let mut e = Error::new(
             ErrorKind::OutcomeUnknown,
             format!(
-                "refund outcome unknown after {} attempt(s) and {} lookup(s): it may have been applied; resume or check its status later",
+                "refund outcome unknown after {} attempt(s) and {} lookup(s){because}: it may have been applied; resume or check its status later",
                 progress.attempts, progress.lookups
             ),
         )

@@ -11,13 +11,13 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use refund_core::retry::{Jitter, ManualClock};
+use refund_core::retry::{Clock, Jitter, ManualClock};
 use refund_core::{
     BoxFuture, Capabilities, Currency, Error, ErrorKind, Lookup, Money, PaymentId, ProviderId,
     Reach, Refund, RefundProvider, RefundQuery, RefundReference, RefundRequest, RefundStatus,
     Snapshot,
 };
-use refund_facade::{PreparedRefund, ReconcilePolicy, Router};
+use refund_facade::{PreparedRefund, ReconcilePolicy, Router, WindowWait};
 
 #[derive(Debug, Clone, PartialEq)]
 enum Call {
@@ -374,22 +374,184 @@ async fn resends_are_bounded() {
     assert_eq!(fake.count(&Call::Refund), 2);
 }
 
+fn conflict() -> Error {
+    Error::new(ErrorKind::OutcomeUnknown, "Duplicated idempotencyKey").with_http_status(409)
+}
+
+const WINDOW: Duration = Duration::from_secs(120);
+
+/// Issue 16, item 4: a conflict (409) is looked up at once; a found refund is adopted without
+/// waiting out the idempotency window.
 #[tokio::test]
-async fn a_conflict_inside_the_idempotency_window_waits_it_out_before_looking() {
-    let caps = Capabilities::none().with_idempotency_window(Duration::from_secs(120));
-    let (fake, clock, router) = setup(caps);
-    fake.on_refund(Err(unknown()))
-        .on_lookup(Ok(Lookup::Absent))
-        .on_refund(Err(Error::new(
-            ErrorKind::OutcomeUnknown,
-            "Duplicated idempotencyKey",
-        )
-        .with_http_status(409)))
+async fn a_conflict_is_looked_up_at_once_and_a_found_refund_adopted() {
+    let caps = Capabilities::none().with_idempotency_window(WINDOW);
+    let (fake, clock, router) = setup(caps.clone().with_absence_settling(WINDOW));
+    fake.on_refund(Err(conflict()))
         .on_lookup(Ok(Lookup::Found(refund(RefundStatus::Succeeded))));
     let out = router.refund(&fake_id(), &request(None)).await.unwrap();
     assert_eq!(out.refund.status, RefundStatus::Succeeded);
-    assert_eq!(clock.sleeps(), vec![Duration::from_secs(120)]);
-    assert_eq!(fake.count(&Call::Refund), 2);
+    assert_eq!((out.attempts, out.lookups, out.reconciled), (1, 1, true));
+    assert!(clock.sleeps().is_empty(), "no wait: {:?}", clock.sleeps());
+    assert_eq!(fake.calls(), vec![Call::Refund, Call::Find(None)]);
+}
+
+/// After a conflict, "absent" allows a re-send only once the idempotency window has passed
+/// since the conflict (a re-send inside it would meet another 409).
+#[tokio::test]
+async fn after_a_conflict_absence_allows_a_resend_only_after_the_window() {
+    let caps = Capabilities::none().with_idempotency_window(WINDOW);
+    let (fake, clock, router) = setup(caps);
+    fake.on_refund(Err(unknown()))
+        .on_lookup(Ok(Lookup::Absent))
+        .on_refund(Err(conflict()))
+        .on_lookup(Ok(Lookup::Absent))
+        .on_lookup(Ok(Lookup::Absent))
+        .on_refund(Ok(refund(RefundStatus::Succeeded)));
+    let out = router.refund(&fake_id(), &request(None)).await.unwrap();
+    assert_eq!(out.refund.status, RefundStatus::Succeeded);
+    assert_eq!((out.attempts, out.lookups), (3, 3));
+    assert_eq!(clock.sleeps(), vec![WINDOW]);
+}
+
+/// Issue 16, item 2: for a provider whose absence proof settles late (Payabli v2 may ignore the
+/// idempotency key, and a refund may become visible late), "absent" right after a send proves
+/// nothing: wait until the window has passed since the send, look again, and re-send only when
+/// a second lookup after the window agrees.
+#[tokio::test]
+async fn late_settling_absence_needs_the_window_and_a_second_lookup() {
+    let caps = Capabilities::none()
+        .with_idempotency_window(WINDOW)
+        .with_absence_settling(WINDOW);
+    let fake = Fake::new(caps);
+    let clock = ManualClock::default();
+    let waits = Arc::new(Mutex::new(Vec::new()));
+    let seen = waits.clone();
+    let router = Router::builder()
+        .provider(fake.clone())
+        .clock(Arc::new(clock.clone()))
+        .sleeper(Arc::new(clock.clone()))
+        .jitter(|| Jitter::NONE)
+        .on_window_wait(move |w: &WindowWait| seen.lock().unwrap().push(w.clone()))
+        .build()
+        .unwrap();
+    fake.on_refund(Err(unknown()))
+        .on_lookup(Ok(Lookup::Absent))
+        .on_lookup(Ok(Lookup::Absent))
+        .on_lookup(Ok(Lookup::Absent))
+        .on_refund(Ok(refund(RefundStatus::Succeeded)));
+    let out = router.refund(&fake_id(), &request(None)).await.unwrap();
+    assert_eq!((out.attempts, out.lookups), (2, 3));
+    assert_eq!(
+        fake.calls(),
+        vec![
+            Call::Refund,
+            Call::Find(None),
+            Call::Find(None),
+            Call::Find(None),
+            Call::Refund
+        ]
+    );
+    // The window, then the lookup backoff before the confirming lookup.
+    assert_eq!(clock.sleeps(), vec![WINDOW, Duration::from_secs(2)]);
+    let waits = waits.lock().unwrap().clone();
+    assert_eq!(waits.len(), 1);
+    assert_eq!(waits[0].wait, WINDOW);
+    assert_eq!(waits[0].provider, fake_id());
+    assert_eq!(waits[0].reference.as_str(), "rf-1");
+}
+
+#[tokio::test]
+async fn late_settling_absence_then_found_never_resends() {
+    let caps = Capabilities::none().with_absence_settling(WINDOW);
+    let (fake, clock, router) = setup(caps);
+    fake.on_refund(Err(unknown()))
+        .on_lookup(Ok(Lookup::Absent))
+        .on_lookup(Ok(Lookup::Found(refund(RefundStatus::Succeeded))));
+    let out = router.refund(&fake_id(), &request(None)).await.unwrap();
+    assert_eq!((out.attempts, out.lookups, out.reconciled), (1, 2, true));
+    assert_eq!(fake.count(&Call::Refund), 1);
+    assert_eq!(clock.sleeps(), vec![WINDOW]);
+}
+
+/// An inconclusive answer between two "absent" ones breaks the agreement: two consecutive
+/// absent answers after the window are needed.
+#[tokio::test]
+async fn late_settling_absence_must_be_seen_twice_in_a_row() {
+    let caps = Capabilities::none().with_absence_settling(WINDOW);
+    let (fake, _clock, router) = setup(caps);
+    fake.on_refund(Err(unknown()))
+        .on_lookup(Ok(Lookup::Absent))
+        .on_lookup(Ok(Lookup::Absent))
+        .on_lookup(Ok(Lookup::Inconclusive("5xx".into())))
+        .on_lookup(Ok(Lookup::Absent))
+        .on_lookup(Ok(Lookup::Absent))
+        .on_refund(Ok(refund(RefundStatus::Succeeded)));
+    let out = router.refund(&fake_id(), &request(None)).await.unwrap();
+    assert_eq!((out.attempts, out.lookups), (2, 5));
+}
+
+/// Issue 16, item 4: a wait that does not fit the budget ends OutcomeUnknown at once, saying
+/// why, and never re-sends.
+#[tokio::test]
+async fn a_window_beyond_the_budget_ends_outcome_unknown_without_a_resend() {
+    let caps = Capabilities::none()
+        .with_idempotency_window(WINDOW)
+        .with_absence_settling(WINDOW);
+    let fake = Fake::new(caps);
+    let clock = ManualClock::default();
+    let router = router(
+        &fake,
+        &clock,
+        ReconcilePolicy::default().with_budget(Duration::from_secs(2)),
+    );
+    fake.on_refund(Err(conflict()))
+        .on_lookup(Ok(Lookup::Absent));
+    let err = router.refund(&fake_id(), &request(None)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown);
+    assert_eq!(err.http_status(), Some(409));
+    assert!(err.to_string().contains("window"), "{err}");
+    assert_eq!(err.reference().map(RefundReference::as_str), Some("rf-1"));
+    assert_eq!(fake.calls(), vec![Call::Refund, Call::Find(None)]);
+    assert!(clock.sleeps().is_empty());
+}
+
+/// After a crash, the window counts from the journaled send time plus the longest a call can
+/// last (here the router's 90 s attempt timeout), or from the start of `resume` when unknown.
+#[tokio::test]
+async fn resume_counts_the_window_from_the_last_send() {
+    let caps = Capabilities::none().with_absence_settling(WINDOW);
+    let (fake, clock, router) = setup(caps);
+    let sent = clock.now() - Duration::from_secs(200);
+    let prepared = PreparedRefund::new(fake_id(), request(None), None).with_last_sent_at(sent);
+    fake.on_lookup(Ok(Lookup::Absent))
+        .on_lookup(Ok(Lookup::Absent))
+        .on_lookup(Ok(Lookup::Absent))
+        .on_refund(Ok(refund(RefundStatus::Succeeded)));
+    let out = router.resume(&prepared).await.unwrap();
+    assert_eq!((out.attempts, out.lookups), (1, 3));
+    // 200 s ago + 90 s + 120 s = 10 s from now; then the backoff before the confirmation.
+    assert_eq!(
+        clock.sleeps(),
+        vec![Duration::from_secs(10), Duration::from_secs(2)]
+    );
+
+    // Sent 10 s ago: the call could have lasted until now, so the whole window is ahead.
+    let (fake, clock, router) = setup(Capabilities::none().with_absence_settling(WINDOW));
+    let recent = PreparedRefund::new(fake_id(), request(None), None)
+        .with_last_sent_at(clock.now() - Duration::from_secs(10));
+    fake.on_lookup(Ok(Lookup::Absent))
+        .on_lookup(Ok(Lookup::Found(refund(RefundStatus::Succeeded))));
+    router.resume(&recent).await.unwrap();
+    assert_eq!(clock.sleeps(), vec![WINDOW]);
+
+    let (fake, clock, router) = setup(Capabilities::none().with_absence_settling(WINDOW));
+    let unknown_time = PreparedRefund::new(fake_id(), request(None), None);
+    fake.on_lookup(Ok(Lookup::Absent))
+        .on_lookup(Ok(Lookup::Absent))
+        .on_lookup(Ok(Lookup::Absent))
+        .on_refund(Ok(refund(RefundStatus::Succeeded)));
+    router.resume(&unknown_time).await.unwrap();
+    assert_eq!(clock.sleeps(), vec![WINDOW, Duration::from_secs(2)]);
 }
 
 #[tokio::test]
@@ -604,4 +766,78 @@ async fn a_provider_that_bounds_its_calls_gets_no_second_timer() {
     )
     .await;
     assert!(waited.is_err(), "the router timed the call out itself");
+}
+
+/// A send that used the whole budget still gets one lookup right away (read-only, bounded),
+/// which may find the refund; no wait starts past the budget.
+#[tokio::test]
+async fn a_slow_send_that_spent_the_budget_still_gets_one_lookup() {
+    #[derive(Debug)]
+    struct SlowSend(Arc<Fake>, ManualClock);
+    impl RefundProvider for SlowSend {
+        fn provider(&self) -> ProviderId {
+            fake_id()
+        }
+        fn capabilities(&self) -> Capabilities {
+            self.0.capabilities()
+        }
+        fn refund<'a>(&'a self, r: &'a RefundRequest) -> BoxFuture<'a, Result<Refund, Error>> {
+            self.1.advance(Duration::from_secs(10));
+            self.0.refund(r)
+        }
+        fn find_refund<'a>(&'a self, q: &'a RefundQuery) -> BoxFuture<'a, Result<Lookup, Error>> {
+            self.0.find_refund(q)
+        }
+    }
+    let fake = Fake::new(Capabilities::none());
+    let clock = ManualClock::default();
+    let router = Router::builder()
+        .provider(Arc::new(SlowSend(fake.clone(), clock.clone())))
+        .clock(Arc::new(clock.clone()))
+        .sleeper(Arc::new(clock.clone()))
+        .jitter(|| Jitter::NONE)
+        .reconcile_policy(ReconcilePolicy::default().with_budget(Duration::from_secs(5)))
+        .build()
+        .unwrap();
+    fake.on_refund(Err(unknown()))
+        .on_lookup(Ok(Lookup::Found(refund(RefundStatus::Succeeded))));
+    let out = router.refund(&fake_id(), &request(None)).await.unwrap();
+    assert_eq!((out.attempts, out.lookups, out.reconciled), (1, 1, true));
+
+    // An inconclusive first lookup: the next one would start past the budget.
+    fake.on_refund(Err(unknown()))
+        .on_lookup(Ok(Lookup::Inconclusive("5xx".into())));
+    let err = router.refund(&fake_id(), &request(None)).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown);
+    assert_eq!(fake.count(&Call::Refund), 2);
+    assert_eq!(fake.count(&Call::Find(None)), 2);
+    assert!(clock.sleeps().is_empty());
+}
+
+/// A conflict on the first request of a run means an earlier run used the reference; the
+/// snapshot this run took already includes that refund, so "absent" (unchanged since the
+/// snapshot) proves nothing: give up at once, never wait and re-send (which would refund twice
+/// once the provider forgot the key).
+#[tokio::test]
+async fn a_conflict_on_a_runs_first_request_never_trusts_its_own_snapshot() {
+    let caps = Capabilities::none()
+        .with_multiple_partial_refunds()
+        .with_snapshot_for_partial()
+        .with_idempotency_window(WINDOW)
+        .with_absence_settling(WINDOW);
+    let (fake, clock, router) = setup(caps);
+    fake.on_refund(Err(conflict()))
+        .on_lookup(Ok(Lookup::Absent));
+    let err = router
+        .refund(&fake_id(), &request(Some("2.50")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown);
+    assert!(err.to_string().contains("earlier run"), "{err}");
+    let snap = Some(Snapshot::new("refund-id=7"));
+    assert_eq!(
+        fake.calls(),
+        vec![Call::Snapshot, Call::Refund, Call::Find(snap)]
+    );
+    assert!(clock.sleeps().is_empty());
 }

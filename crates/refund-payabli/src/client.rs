@@ -136,12 +136,18 @@ impl RefundProvider for Client {
     /// (§3.6), a snapshot before partial refunds, and no lookup by reference (Y-L2 does not
     /// exist). Every call is one HTTP request bounded by the client's
     /// [`timeout`](ClientBuilder::timeout).
+    ///
+    /// Absence settles after the same 2 minutes: no official SDK sends `idempotencyKey` on the
+    /// v2 refund, so Payabli may ignore it there, and a refund still being processed does not
+    /// show in Y-L1 yet. A `RefundId` unchanged since the snapshot (or 0) proves no refund only
+    /// when seen that long after the last send, twice.
     fn capabilities(&self) -> Capabilities {
         Capabilities::none()
             .with_multiple_partial_refunds()
             .with_idempotency_window(IDEMPOTENCY_WINDOW)
             .with_snapshot_for_partial()
             .with_call_timeout(self.http.timeout())
+            .with_absence_settling(IDEMPOTENCY_WINDOW)
     }
 
     /// [`refund_with`](Client::refund_with) without Payabli options: no request body is sent.
@@ -244,5 +250,6 @@ mod tests {
         assert!(caps.snapshot_for_partial);
         assert!(!caps.lookup_by_reference);
         assert_eq!(caps.call_timeout, Some(Duration::from_secs(60)));
+        assert_eq!(caps.absence_settles_after, Some(Duration::from_secs(120)));
     }
 }

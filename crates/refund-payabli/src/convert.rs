@@ -142,7 +142,10 @@ pub(crate) fn details_request(
 /// | other | | [`status_error`] (400 `E…` → `InvalidInput`, 409 and 5xx → `OutcomeUnknown`, …) |
 ///
 /// The refunded amount is `|data.totalAmount|` in `data.paymentData.paymentDetails.currency`
-/// (else the currency of a partial request); the refund id is `data.paymentTransId`.
+/// (else the currency of a partial request); the refund id is `data.paymentTransId`. When
+/// `data` echoes the original sale instead (`operation` other than `Refund`, or
+/// `paymentTransId` equal to the refunded payment's id), the amount is the requested one (none
+/// for a full refund) and the refund id is `data.refundId` when it is not 0 (else none).
 ///
 /// # Errors
 /// As in the table; every error that may hide an applied refund is `OutcomeUnknown`.
@@ -190,6 +193,53 @@ pub(crate) fn refund_outcome(
         refund = refund.with_raw_status(c);
     }
     let data = wrapper.data.as_ref();
+    if let Some(data) = data
+        && echoes_the_sale(data, request.payment_id())
+    {
+        // `data` describes the original sale, not the refund (seen in the vendors' SDK mocks,
+        // §3.4): its total is the sale's (service fee included) and its `paymentTransId` is the
+        // payment's. The refund is what was asked for: the requested amount of a partial
+        // refund, an unknown amount for a full one, and an id only from a non-zero `refundId`.
+        if let Some(id) = data
+            .refund_id
+            .filter(|id| *id != 0)
+            .and_then(|id| RefundId::new(id.to_string()).ok())
+        {
+            refund = refund.with_refund_id(id);
+        }
+        if let RefundAmount::Partial(amount) = request.amount() {
+            refund = refund.with_amount(amount);
+        }
+    } else {
+        refund = with_refund_data(refund, response, request, data)?;
+    }
+    if status == RefundStatus::Declined {
+        refund = refund.with_decline(decline(&wrapper, code));
+    }
+    Ok(refund)
+}
+
+/// Whether a refund answer's `data` describes the original sale rather than the refund: its
+/// `operation` is present and is not `Refund` (any case), or its `paymentTransId` is the
+/// refunded payment's own id.
+fn echoes_the_sale(data: &wire::V2TransactionDetails, payment: &PaymentId) -> bool {
+    let other_operation = data
+        .operation
+        .as_ref()
+        .is_some_and(|op| !op.as_str().trim().eq_ignore_ascii_case("refund"));
+    let sale_id = data.payment_trans_id.as_deref() == Some(payment.as_str());
+    other_operation || sale_id
+}
+
+/// Adds the refund id (`data.paymentTransId`) and the refunded amount (`|data.totalAmount|` in
+/// `data.paymentData.paymentDetails.currency`, else the currency of a partial request) of a
+/// `data` that describes the refund.
+fn with_refund_data(
+    mut refund: Refund,
+    response: &Response,
+    request: &RefundRequest,
+    data: Option<&wire::V2TransactionDetails>,
+) -> Result<Refund, Error> {
     if let Some(id) = data
         .and_then(|d| d.payment_trans_id.as_deref())
         .and_then(|id| RefundId::new(id).ok())
@@ -208,9 +258,6 @@ pub(crate) fn refund_outcome(
         let amount = read_money(response, "data.totalAmount", total, currency)
             .map_err(refund_outcome_error)?;
         refund = refund.with_amount(amount);
-    }
-    if status == RefundStatus::Declined {
-        refund = refund.with_decline(decline(&wrapper, code));
     }
     Ok(refund)
 }
@@ -669,6 +716,46 @@ mod tests {
         let body = r#"{"code":"A0004","data":{"totalAmount":-1,"paymentData":{"paymentDetails":{"currency":"XYZ1"}}}}"#;
         let err = refund_outcome(&response(201, body), &request(None)).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::OutcomeUnknown);
+    }
+
+    /// The answer that echoes the original sale in `data` (issue 16, item 3): the vendors' SDK
+    /// mocks answer A0004 with the sale's record, 105.00 with a 5.00 service fee.
+    pub(crate) const SALE_ECHO: &str = r#"{"code":"A0004","reason":"Refunded","explanation":"Transaction refunded","action":"No action required","data":{"paymentTransId":"10-3ffa27df-b171-44e0-b251-e95fbfc7a723","operation":"Sale","method":"card","totalAmount":105,"netAmount":100,"feeAmount":5,"transStatus":1,"settlementStatus":3,"refundId":0,"paymentData":{"paymentDetails":{"totalAmount":105,"serviceFee":5,"currency":"USD"}}},"token":null}"#;
+
+    #[test]
+    fn a_sale_echo_is_not_the_refund() {
+        // Partial: the requested amount, never the sale's 105.00; no refund id (refundId 0, and
+        // the paymentTransId is the sale's).
+        let r = refund_outcome(&response(201, SALE_ECHO), &request(Some(usd("10.50")))).unwrap();
+        assert_eq!(r.status, RefundStatus::Succeeded);
+        assert_eq!(r.raw_status.as_deref(), Some("A0004"));
+        assert_eq!(r.amount, Some(usd("10.50")));
+        assert_eq!(r.refund_id, None);
+        // Full: the amount is unknown, not the sale's total.
+        let r = refund_outcome(&response(201, SALE_ECHO), &request(None)).unwrap();
+        assert_eq!(r.amount, None);
+        assert_eq!(r.refund_id, None);
+        // A non-zero refundId is the refund's link id.
+        let linked = SALE_ECHO.replace(r#""refundId":0"#, r#""refundId":1279666"#);
+        let r = refund_outcome(&response(200, &linked), &request(None)).unwrap();
+        assert_eq!(r.refund_id.as_ref().map(RefundId::as_str), Some("1279666"));
+        assert_eq!(r.amount, None);
+        // Either sign is enough: another operation (any case) or the sale's own id.
+        let other_op = SALE_ECHO.replace(TRANS, "10-something-else");
+        let r = refund_outcome(&response(201, &other_op), &request(None)).unwrap();
+        assert_eq!((r.amount, r.refund_id), (None, None));
+        let same_id = SALE_ECHO.replace(r#""operation":"Sale""#, r#""operation":"REFUND""#);
+        let r = refund_outcome(&response(201, &same_id), &request(Some(usd("1.00")))).unwrap();
+        assert_eq!(r.amount, Some(usd("1.00")));
+        assert_eq!(r.refund_id, None);
+        // A refund's own data still gives its amount and id (lower-case operation too).
+        let refund_data = SUCCEEDED.replace(r#""operation":"Refund""#, r#""operation":"refund""#);
+        let r = refund_outcome(&response(201, &refund_data), &request(None)).unwrap();
+        assert_eq!(r.amount, Some(usd("10.50")));
+        assert_eq!(
+            r.refund_id.as_ref().map(RefundId::as_str),
+            Some("3040-7b1e6f0a2c9d4e11a0b5c6d7e8f90a1b")
+        );
     }
 
     #[test]

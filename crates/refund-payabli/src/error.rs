@@ -16,7 +16,7 @@ const MAX_TEXT_CHARS: usize = 200;
 /// | HTTP | body | refund POST | lookup |
 /// |---|---|---|---|
 /// | 400 | `V2BadRequestError` with an `E…` code | `InvalidInput` (code, `detail`, field messages) | `InvalidInput` |
-/// | 400 | anything else | `OutcomeUnknown` (§3.4: only `E…` is a rejection) | `InvalidInput` |
+/// | 400 | anything else (no code, another code, not JSON) | `InvalidInput`: refused before processing, nothing applied | `InvalidInput` |
 /// | 401 | `PayabliErrorBody` or anything | `Auth` | `Auth` |
 /// | 403 | any | `Auth` | `Auth` |
 /// | 404 | any | `NotFound` | `NotFound` (`find_refund` reads it as inconclusive first) |
@@ -43,22 +43,17 @@ pub(crate) fn status_error(response: &Response, operation: Operation) -> Error {
                 .and_then(|b| b.code.as_ref())
                 .map(|c| c.as_str().to_owned());
             let detail = body.as_ref().map(bad_request_text).unwrap_or_default();
-            let is_e = code.as_deref().is_some_and(|c| code_letter(c) == Some('E'));
-            if is_e || !refund {
-                (
-                    ErrorKind::InvalidInput,
-                    with_detail("the request was refused as invalid", &detail),
-                    code,
-                )
+            // A 400 is Payabli refusing the request before processing it, with or without an
+            // `E…` code (§3.4): nothing was applied. Re-reading a code-less 400 as "may have
+            // been applied" only made the facade wait out the idempotency window for nothing.
+            let message = if refund && code.is_none() && detail.is_empty() {
+                "the refund was refused as invalid (http 400 without a Payabli error code); \
+                 nothing was applied"
+                    .to_owned()
             } else {
-                (
-                    ErrorKind::OutcomeUnknown,
-                    "http 400 without an E… code in a Payabli error body: the refund may have \
-                     been applied, reconcile before retrying"
-                        .to_owned(),
-                    code,
-                )
-            }
+                with_detail("the request was refused as invalid", &detail)
+            };
+            (ErrorKind::InvalidInput, message, code)
         }
         401 | 403 => {
             let body = payabli();
@@ -289,29 +284,37 @@ mod tests {
                 r#"{"code":"D0100"}"#,
                 &[],
                 Refund,
-                OutcomeUnknown,
+                InvalidInput,
                 Some("D0100"),
-                "reconcile",
+                "invalid",
             ),
             (
                 400,
                 r#"{"code":"Eabcd"}"#,
                 &[],
                 Refund,
-                OutcomeUnknown,
+                InvalidInput,
                 Some("Eabcd"),
-                "reconcile",
+                "invalid",
             ),
             (
                 400,
                 "<html>Bad Request</html>",
                 &[],
                 Refund,
-                OutcomeUnknown,
+                InvalidInput,
                 None,
-                "reconcile",
+                "nothing was applied",
             ),
-            (400, "", &[], Refund, OutcomeUnknown, None, "reconcile"),
+            (
+                400,
+                "",
+                &[],
+                Refund,
+                InvalidInput,
+                None,
+                "nothing was applied",
+            ),
             (
                 400,
                 BAD_REQUEST,

@@ -20,7 +20,11 @@
 //!   details lookup (Y-L1, `GET /MoneyIn/details/{transId}`): its `RefundId` tells whether a
 //!   full refund exists, and for a partial refund it is compared with the
 //!   [`snapshot`](refund_core::RefundProvider::snapshot) taken before the refund.
-//!   [`Client::transaction_details`] exposes the same lookup.
+//!   [`Client::transaction_details`] exposes the same lookup. No official SDK sends
+//!   `idempotencyKey` on the v2 refund, and a refund still being processed is not visible yet,
+//!   so an unchanged `RefundId` proves absence only 2 minutes after the last send, seen twice
+//!   ([`Capabilities::absence_settles_after`](refund_core::Capabilities::absence_settles_after);
+//!   the facade waits for it).
 //!
 //! ## Quick start
 //! ```no_run
@@ -68,7 +72,7 @@
 //! | 200 or 201 | `A0001`, `A0050` | `Ok`, [`Pending`](refund_core::RefundStatus::Pending) |
 //! | 200 or 201 | any other `A…` | `Ok`, [`Succeeded`](refund_core::RefundStatus::Succeeded) |
 //! | 402 (or 2xx) | `D…` | `Ok`, [`Declined`](refund_core::RefundStatus::Declined), with `reason`, `explanation` and `action` |
-//! | 400 | `E…` | `Err`, [`InvalidInput`](refund_core::ErrorKind::InvalidInput) (not applied) |
+//! | 400 | `E…` or none | `Err`, [`InvalidInput`](refund_core::ErrorKind::InvalidInput) (not applied) |
 //! | 401, 403 | | `Err`, [`Auth`](refund_core::ErrorKind::Auth) |
 //! | 404 | | `Err`, [`NotFound`](refund_core::ErrorKind::NotFound) |
 //! | 409 | `Duplicated idempotencyKey: …` | `Err`, [`OutcomeUnknown`](refund_core::ErrorKind::OutcomeUnknown), status 409 |
@@ -78,7 +82,9 @@
 //! Codes are branched on by their first letter (`A`, `D` or `E` and four digits), so codes this
 //! version does not know (`A0099`, `D9999`, `E1234`) still map. The refunded amount is
 //! `|data.totalAmount|` (Payabli writes refunds as negative amounts) and the refund id is
-//! `data.paymentTransId`. Field names are matched in any letter case, because Payabli mixes
+//! `data.paymentTransId`, unless `data` echoes the original sale (`operation` other than
+//! `Refund`, or the sale's own `paymentTransId`): then the amount is the requested one (unknown
+//! for a full refund) and the id is `data.refundId` when not 0. Field names are matched in any letter case, because Payabli mixes
 //! camelCase and PascalCase (§3.4).
 //!
 //! ## Webhooks

@@ -655,6 +655,62 @@ async fn every_status_of_the_error_table() {
     }
 }
 
+/// A0004 whose `data` echoes the original sale (issue 16, item 3; the vendors' SDK mocks): the
+/// refund is what was asked for, never the sale's 105.00 total, and the sale's transId is not
+/// the refund's id.
+const SALE_ECHO_201: &str = r#"{"code":"A0004","reason":"Refunded","explanation":"Transaction refunded","action":"No action required","data":{"paymentTransId":"10-3ffa27df-b171-44e0-b251-e95fbfc7a723","operation":"Sale","method":"card","orderId":"DUES-123","totalAmount":105,"netAmount":100,"feeAmount":5,"transStatus":1,"settlementStatus":3,"refundId":0,"returnedId":0,"paymentData":{"maskedAccount":"4XXXXXXXXXXX5439","accountType":"visa","paymentDetails":{"totalAmount":105,"serviceFee":5,"currency":"USD"}},"responseData":{"resultCode":"A0004","resultCodeText":"Refunded","responsetext":"CAPTURED","response_code":"100","response_code_text":"Operation successful"}},"token":null}"#;
+
+#[tokio::test]
+async fn an_answer_that_echoes_the_sale_reports_the_requested_refund() {
+    let server = MockServer::start_async().await;
+    let path = format!("{FULL_PATH}/10.50");
+    let m = mock_refund(&server, &path, None, answer(201, JSON, SALE_ECHO_201)).await;
+    let refund = client(&server)
+        .refund(&partial(usd("10.50")))
+        .await
+        .unwrap();
+    m.one().await;
+    check_refund_basics(&refund);
+    assert_eq!(refund.status, RefundStatus::Succeeded);
+    assert_eq!(refund.amount, Some(usd("10.50")), "not the sale's 105.00");
+    assert_eq!(
+        refund.refund_id, None,
+        "the sale's transId is not the refund's id"
+    );
+    m.mock.delete_async().await;
+
+    let m = mock_refund(&server, FULL_PATH, None, answer(200, JSON, SALE_ECHO_201)).await;
+    let refund = client(&server).refund(&full()).await.unwrap();
+    m.one().await;
+    assert_eq!(refund.status, RefundStatus::Succeeded);
+    assert_eq!(
+        refund.amount, None,
+        "a full refund's amount is unknown here"
+    );
+    assert_eq!(refund.refund_id, None);
+}
+
+#[tokio::test]
+async fn a_400_without_an_e_code_is_a_rejection() {
+    let server = MockServer::start_async().await;
+    for (content_type, body) in [
+        (TEXT, ""),
+        ("text/html", "<html><body>Bad Request</body></html>"),
+        (
+            JSON,
+            r#"{"title":"Bad Request","status":400,"detail":"Invalid transId"}"#,
+        ),
+    ] {
+        let m = mock_refund(&server, FULL_PATH, None, answer(400, content_type, body)).await;
+        let err = client(&server).refund(&full()).await.unwrap_err();
+        m.one().await;
+        assert_eq!(err.kind(), ErrorKind::InvalidInput, "{body}");
+        assert!(!err.is_outcome_unknown(), "{body}");
+        assert_eq!(err.http_status(), Some(400));
+        m.mock.delete_async().await;
+    }
+}
+
 #[tokio::test]
 async fn a_re_send_carries_the_same_idempotency_key_and_409_is_unknown() {
     let server = MockServer::start_async().await;
@@ -738,6 +794,14 @@ async fn unknown_enum_values_and_extra_fields_are_tolerated() {
     let refund = client(&server).refund(&full()).await.unwrap();
     m.one().await;
     assert_eq!(refund.status, RefundStatus::Succeeded);
+    // An `operation` other than `Refund` may be the sale echoed back (issue 16): its total is
+    // not read as the refunded amount; the code alone decides the outcome.
+    assert_eq!(refund.amount, None);
+    let body = body.replace("RefundV3", "Refund");
+    m.mock.delete_async().await;
+    let m = mock_refund(&server, FULL_PATH, None, answer(201, JSON, body)).await;
+    let refund = client(&server).refund(&full()).await.unwrap();
+    m.one().await;
     assert_eq!(refund.amount, Some(usd("10.50")));
 }
 

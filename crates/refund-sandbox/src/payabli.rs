@@ -30,6 +30,21 @@
 //! - `E3012` (amount greater than available): more than `TotalAmount` − service fee − earlier
 //!   refunds, including a full refund when nothing is left.
 //!
+//! Real-world quirks ([`PayabliQuirks`], off by default; set with [`PayabliConfig::quirks`] or
+//! [`PayabliSandbox::set_quirks`](crate::PayabliSandbox::set_quirks)), as the vendors' own SDKs and
+//! their mock servers show them (issue 16):
+//! - **ignore the idempotency key**: no official SDK sends `idempotencyKey` on the v2 refund, so
+//!   v2 may ignore it: a repeated key inside the window applies another refund instead of 409;
+//! - **slow commit**: an applied refund becomes visible to Y-L1 (the original's `RefundId`, the
+//!   refund's own record) only some time after the POST was processed, so a lookup right after
+//!   the POST sees nothing yet. Times are read from the emulator's clock, which is real time plus
+//!   what [`PayabliSandbox::advance_time`](crate::PayabliSandbox::advance_time) added, so a test
+//!   on a virtual clock can make the window pass without waiting (the idempotency window reads
+//!   the same clock);
+//! - **sale echo**: an approved refund answers `A0004` with `data` describing the original sale
+//!   (`operation: "Sale"`, the sale's `paymentTransId`, `totalAmount` with the service fee,
+//!   `refundId` 0), as the SDKs' mock servers do.
+//!
 //! Unknown transId: 404 `PayabliErrorBody`. A refund answers 201 with the `A0004` wrapper whose
 //! `data` is camelCase with negative amounts and a new `paymentTransId` and `refundId`; the
 //! original's `RefundId` (Y-L1) becomes that `refundId`. Payments seeded with
@@ -133,6 +148,7 @@ pub struct PayabliConfig {
     pub(crate) seeded: bool,
     pub(crate) idempotency_window: Duration,
     pub(crate) webhook: Option<WebhookConfig>,
+    pub(crate) quirks: PayabliQuirks,
 }
 
 impl Default for PayabliConfig {
@@ -143,6 +159,7 @@ impl Default for PayabliConfig {
             seeded: true,
             idempotency_window: Duration::from_secs(120),
             webhook: None,
+            quirks: PayabliQuirks::default(),
         }
     }
 }
@@ -173,12 +190,94 @@ impl PayabliConfig {
         self
     }
 
+    /// The real-world quirks to emulate from the start (see [`PayabliQuirks`]). Default: none.
+    pub fn quirks(mut self, quirks: PayabliQuirks) -> Self {
+        self.quirks = quirks;
+        self
+    }
+
     /// Registers a webhook endpoint from the start (see [`crate::webhook`]); `start_with` fails
     /// with [`InvalidInput`](refund_core::ErrorKind::InvalidInput) when it is invalid. Default
     /// none.
     pub fn webhook(mut self, webhook: WebhookConfig) -> Self {
         self.webhook = Some(webhook);
         self
+    }
+}
+
+/// Real-world behaviours of Payabli the emulator can switch on (see the [module docs](self)).
+/// Default: none of them, the behaviour of the contract.
+///
+/// ```
+/// use std::time::Duration;
+/// use refund_sandbox::payabli::PayabliQuirks;
+///
+/// let quirks = PayabliQuirks::default()
+///     .ignoring_idempotency_key()
+///     .with_slow_commit(Duration::from_secs(60));
+/// assert!(quirks.ignore_idempotency_key);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PayabliQuirks {
+    /// A repeated `idempotencyKey` inside the window applies another refund instead of 409.
+    pub ignore_idempotency_key: bool,
+    /// An applied refund becomes visible to Y-L1 only this long after it was processed
+    /// (measured on the emulator's clock).
+    pub slow_commit: Option<Duration>,
+    /// Approved refunds answer `A0004` with `data` describing the original sale.
+    pub sale_echo: bool,
+}
+
+impl PayabliQuirks {
+    /// Sets [`ignore_idempotency_key`](Self::ignore_idempotency_key).
+    #[must_use]
+    pub fn ignoring_idempotency_key(mut self) -> Self {
+        self.ignore_idempotency_key = true;
+        self
+    }
+
+    /// Sets [`slow_commit`](Self::slow_commit).
+    #[must_use]
+    pub fn with_slow_commit(mut self, delay: Duration) -> Self {
+        self.slow_commit = Some(delay);
+        self
+    }
+
+    /// Sets [`sale_echo`](Self::sale_echo).
+    #[must_use]
+    pub fn echoing_the_sale(mut self) -> Self {
+        self.sale_echo = true;
+        self
+    }
+}
+
+impl crate::PayabliSandbox {
+    /// Switches the real-world quirks (see [`PayabliQuirks`]) for the requests that follow.
+    pub fn set_quirks(&self, quirks: PayabliQuirks) {
+        *lock(&self.server.shared.provider.quirks) = quirks;
+    }
+
+    /// The quirks in force.
+    pub fn quirks(&self) -> PayabliQuirks {
+        lock(&self.server.shared.provider.quirks).clone()
+    }
+
+    /// Moves the emulator's clock forward by `by`: slow commits land and idempotency keys
+    /// expire as if that much time had passed. For tests that wait on a virtual clock.
+    pub fn advance_time(&self, by: Duration) {
+        let mut offset = lock(&self.server.shared.provider.offset);
+        *offset = offset.saturating_add(by);
+    }
+
+    /// How many applied refunds are not visible to Y-L1 yet (slow commit).
+    pub fn uncommitted_refunds(&self) -> usize {
+        let emulator = &self.server.shared.provider;
+        let now = emulator.now();
+        lock(&emulator.visible_at)
+            .values()
+            .filter(|at| **at > now)
+            .count()
     }
 }
 
@@ -300,6 +399,11 @@ pub(crate) struct PayabliEmulator {
     /// `idempotencyKey` → when it was first seen.
     keys: Mutex<HashMap<String, Instant>>,
     outbox: Outbox,
+    quirks: Mutex<PayabliQuirks>,
+    /// What [`advance_time`](crate::PayabliSandbox::advance_time) added to real time.
+    offset: Mutex<Duration>,
+    /// Refund transId → when it becomes visible to Y-L1 (slow commit); absent: visible.
+    visible_at: Mutex<HashMap<String, Instant>>,
 }
 
 /// A routed Payabli operation.
@@ -320,6 +424,9 @@ impl PayabliEmulator {
             ledger: Mutex::new(Ledger::default()),
             keys: Mutex::new(HashMap::new()),
             outbox: Outbox::new(Scheme::Payabli, config.webhook)?,
+            quirks: Mutex::new(config.quirks),
+            offset: Mutex::new(Duration::ZERO),
+            visible_at: Mutex::new(HashMap::new()),
         };
         emulator.reset_checked()?;
         Ok(emulator)
@@ -335,7 +442,23 @@ impl PayabliEmulator {
         }
         *lock(&self.ledger) = fresh;
         lock(&self.keys).clear();
+        lock(&self.visible_at).clear();
         Ok(())
+    }
+
+    /// The emulator's clock: real time plus what `advance_time` added.
+    fn now(&self) -> Instant {
+        let offset = *lock(&self.offset);
+        Instant::now()
+            .checked_add(offset)
+            .unwrap_or_else(Instant::now)
+    }
+
+    /// Whether a refund is visible to Y-L1 at `now` (slow commit).
+    fn visible(&self, refund_id: &str, now: Instant) -> bool {
+        lock(&self.visible_at)
+            .get(refund_id)
+            .is_none_or(|at| *at <= now)
     }
 
     pub(crate) fn add(&self, payment: PayabliPayment) -> Result<PaymentSnapshot, Error> {
@@ -364,10 +487,12 @@ impl PayabliEmulator {
                 "Send one idempotencyKey header per request",
             ));
         };
-        let now = Instant::now();
+        let now = self.now();
+        let ignore = lock(&self.quirks).ignore_idempotency_key;
         let mut keys = lock(&self.keys);
         keys.retain(|_, seen| now.saturating_duration_since(*seen) < self.window);
-        if keys.contains_key(key) {
+        // The quirk: v2 does not look at the key, so a repeat is processed like a new request.
+        if keys.contains_key(key) && !ignore {
             return Err(Reply {
                 status: StatusCode::CONFLICT,
                 content_type: "text/plain; charset=utf-8",
@@ -415,6 +540,7 @@ impl PayabliEmulator {
             p.behaviour.clone(),
         );
         let (details_total, details_fee) = (p.total, p.fee);
+        let order_id = p.order_id.clone();
         let requested = match amount_text.map(|t| text_amount(t, currency)) {
             None => None,
             Some(Ok(m)) => Some(m),
@@ -478,6 +604,10 @@ impl PayabliEmulator {
         };
         let refund_id = entry.id.clone();
         let created_at = entry.created_at;
+        let quirks = lock(&self.quirks).clone();
+        if let Some(delay) = quirks.slow_commit {
+            lock(&self.visible_at).insert(refund_id.clone(), self.now() + delay);
+        }
         emit_webhook(&self.outbox, &entry, entry.initial(), zero);
         ledger.refunds.push(entry);
 
@@ -488,6 +618,44 @@ impl PayabliEmulator {
         };
         let zero_amount = JsonDecimal::new(Decimal::ZERO);
         match behaviour {
+            PayabliRefundBehaviour::Approve if quirks.sale_echo => {
+                // The sale's record where the refund's should be (`refundId` 0, the sale's
+                // transId, its total with the fee), under a normal `A0004`.
+                let data = V2Data {
+                    payment_trans_id: id.to_owned(),
+                    operation: "Sale",
+                    method: Some("card"),
+                    gateway_trans_id: None,
+                    order_id: Some(order_id),
+                    total_amount: details_total.to_json_number(),
+                    net_amount: money(
+                        details_total.minor_units() - details_fee.minor_units(),
+                        zero,
+                    )
+                    .to_json_number(),
+                    fee_amount: details_fee.to_json_number(),
+                    trans_status: 1,
+                    settlement_status: settlement,
+                    refund_id: 0,
+                    returned_id: Some(0),
+                    transaction_time: Some(payabli_time(created_at)),
+                    payment_data: V2PaymentData {
+                        masked_account: Some("4XXXXXXXXXXX5439"),
+                        account_type: Some("visa"),
+                        payment_details: details,
+                    },
+                    response_data: ResponseData::approved("A0004", "Refunded", number),
+                };
+                let wrapper = Wrapper {
+                    code: "A0004".to_owned(),
+                    reason: "Refunded",
+                    explanation: "Transaction refunded",
+                    action: "No action required",
+                    data,
+                    token: None,
+                };
+                Reply::json(StatusCode::CREATED, &wrapper)
+            }
             PayabliRefundBehaviour::Approve => {
                 let data = V2Data {
                     payment_trans_id: refund_id,
@@ -562,11 +730,13 @@ impl PayabliEmulator {
     fn details(&self, id: &str, call: &Call<'_>) -> Reply {
         let ledger = lock(&self.ledger);
         let now = Instant::now();
-        let record = payment_details(&ledger, id).or_else(|| {
+        let virtual_now = self.now();
+        let visible = |r: &RefundEntry| self.visible(&r.id, virtual_now);
+        let record = payment_details(&ledger, id, &visible).or_else(|| {
             ledger
                 .refunds
                 .iter()
-                .find(|r| r.id == id)
+                .find(|r| r.id == id && visible(r))
                 .and_then(|r| refund_details(&ledger, r, now))
         });
         match record {
@@ -956,10 +1126,18 @@ struct Event {
     event_time: String,
 }
 
-fn payment_details(ledger: &Ledger<PaymentState>, id: &str) -> Option<Details> {
+/// The record of a payment; `visible` hides the refunds Y-L1 does not show yet (slow commit).
+fn payment_details(
+    ledger: &Ledger<PaymentState>,
+    id: &str,
+    visible: &dyn Fn(&RefundEntry) -> bool,
+) -> Option<Details> {
     let p = ledger.payments.get(id)?;
     let currency = p.total.currency();
-    let applied: Vec<&RefundEntry> = ledger.refunds_of(id).filter(|r| r.applied()).collect();
+    let applied: Vec<&RefundEntry> = ledger
+        .refunds_of(id)
+        .filter(|r| r.applied() && visible(r))
+        .collect();
     let refund_id = applied.last().map_or(0, |r| r.link_id);
     let mut events = vec![
         Event {

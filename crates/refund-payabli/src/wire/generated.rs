@@ -544,7 +544,9 @@ impl<'de> serde::Deserialize<'de> for ResultCode {
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
 pub(crate) struct V2TransactionDetails {
     /// Id of this transaction. For a refund response we treat it as the refund's transId (ASSUMED,
-    /// §5.9).
+    /// §5.9), unless it equals the refunded payment's id or `operation` is not `Refund`: then
+    /// `data` echoes the sale (OBSERVED in the SDKs' mocks) and gives neither the refund's id nor
+    /// its amount.
     #[serde(rename = "paymentTransId", skip_serializing_if = "Option::is_none")]
     pub(crate) payment_trans_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

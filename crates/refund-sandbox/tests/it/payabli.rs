@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use refund_core::{Currency, Money};
 use refund_sandbox::PayabliSandbox;
-use refund_sandbox::payabli::{PayabliConfig, PayabliPayment, PayabliRefundBehaviour, seed};
+use refund_sandbox::payabli::{
+    PayabliConfig, PayabliPayment, PayabliQuirks, PayabliRefundBehaviour, seed,
+};
 
 use crate::common::{Answer, client, enc, payabli_details, payabli_refund, raw_path};
 
@@ -367,4 +369,95 @@ async fn encoded_ids_and_rust_api_payments() {
         sb.add_payment(PayabliPayment::new("10-fee", usd("5.00")).service_fee(usd("5.00")))
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn quirk_ignoring_the_idempotency_key_applies_a_repeat() {
+    let sb = PayabliSandbox::start_with(
+        PayabliConfig::default().quirks(PayabliQuirks::default().ignoring_idempotency_key()),
+    )
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        let a = payabli_refund(&sb, seed::SETTLED_USD, Some("1.00"), "rf-dup").await;
+        assert_eq!(a.status, 201, "{}", a.text);
+    }
+    assert_eq!(sb.applied_refunds_with_reference("rf-dup"), 2);
+    // Switched off at run time: the contract's 409 again.
+    sb.set_quirks(PayabliQuirks::default());
+    let a = payabli_refund(&sb, seed::SETTLED_USD, Some("1.00"), "rf-dup").await;
+    assert_eq!(a.status, 409);
+}
+
+#[tokio::test]
+async fn quirk_slow_commit_hides_a_refund_from_details_until_it_lands() {
+    let sb = PayabliSandbox::start_with(
+        PayabliConfig::default()
+            .quirks(PayabliQuirks::default().with_slow_commit(Duration::from_secs(60))),
+    )
+    .await
+    .unwrap();
+    let a = payabli_refund(&sb, seed::SETTLED_USD, Some("1.00"), "rf-slow").await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    let refund_trans = a.json()["data"]["paymentTransId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let link = a.json()["data"]["refundId"].as_i64().unwrap();
+    // Applied (the truth), but Y-L1 does not show it yet.
+    assert_eq!(sb.applied_refunds_with_reference("rf-slow"), 1);
+    assert_eq!(sb.uncommitted_refunds(), 1);
+    assert_eq!(
+        payabli_details(&sb, seed::SETTLED_USD).await.json()["RefundId"],
+        0
+    );
+    assert_eq!(payabli_details(&sb, &refund_trans).await.status, 404);
+    // The emulator's clock passes the delay: the commit lands.
+    sb.advance_time(Duration::from_secs(60));
+    assert_eq!(sb.uncommitted_refunds(), 0);
+    assert_eq!(
+        payabli_details(&sb, seed::SETTLED_USD).await.json()["RefundId"],
+        link
+    );
+    assert_eq!(payabli_details(&sb, &refund_trans).await.status, 200);
+    // The same clock expires idempotency keys (2 minutes).
+    assert_eq!(
+        payabli_refund(&sb, seed::SETTLED_USD, Some("1.00"), "rf-slow")
+            .await
+            .status,
+        409
+    );
+    sb.advance_time(Duration::from_secs(120));
+    assert_eq!(
+        payabli_refund(&sb, seed::SETTLED_USD, Some("1.00"), "rf-slow")
+            .await
+            .status,
+        201
+    );
+}
+
+#[tokio::test]
+async fn quirk_sale_echo_answers_with_the_sale() {
+    let sb = PayabliSandbox::start().await.unwrap();
+    sb.set_quirks(PayabliQuirks::default().echoing_the_sale());
+    assert!(sb.quirks().sale_echo);
+    let a = payabli_refund(&sb, seed::FIXTURE_USD, Some("10.50"), "rf-echo").await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    let v = a.json();
+    assert_eq!(v["code"], "A0004");
+    assert_eq!(v["data"]["operation"], "Sale");
+    assert_eq!(v["data"]["paymentTransId"], seed::FIXTURE_USD);
+    assert_eq!(v["data"]["refundId"], 0);
+    assert_eq!(raw_path(&a.text, &["data", "totalAmount"]), "105.00");
+    assert_eq!(
+        raw_path(
+            &a.text,
+            &["data", "paymentData", "paymentDetails", "serviceFee"]
+        ),
+        "5.00"
+    );
+    // The refund itself was applied as asked.
+    let refunds = sb.refunds_with_reference("rf-echo");
+    assert_eq!(refunds.len(), 1);
+    assert_eq!(refunds[0].amount.minor_units(), 1050);
 }
