@@ -16,6 +16,12 @@ pub const ENV_VARS: [(&str, &str, &str); 3] = [
     ("payabli", "PAYABLI_API_TOKEN", "PAYABLI_BASE_URL"),
 ];
 
+/// A local emulator's Payabli idempotency window, in milliseconds (`refund-sandbox` started with
+/// `PayabliConfig::idempotency_window`): read by
+/// [`RouterBuilder::providers_from_env`] and accepted only with a loopback `PAYABLI_BASE_URL`
+/// (see `refund_payabli::Client::with_sandbox_idempotency_window`). Unset: Payabli's 2 minutes.
+pub const PAYABLI_SANDBOX_WINDOW_VAR: &str = "PAYABLI_SANDBOX_IDEMPOTENCY_WINDOW_MS";
+
 /// Settings applied to every client built from the environment.
 #[derive(Clone, Debug, Default)]
 #[must_use]
@@ -40,7 +46,10 @@ impl ClientOptions {
 
 #[cfg(any(feature = "plexy", feature = "paynext", feature = "payabli"))]
 macro_rules! register {
-    ($builder:ident, $krate:ident, $vars:ident, $key_var:literal, $url_var:literal, $options:ident) => {{
+    ($builder:ident, $krate:ident, $vars:ident, $key_var:literal, $url_var:literal, $options:ident) => {
+        register!($builder, $krate, $vars, $key_var, $url_var, $options, Ok)
+    };
+    ($builder:ident, $krate:ident, $vars:ident, $key_var:literal, $url_var:literal, $options:ident, $finish:expr) => {{
         if let Some(key) = $vars($key_var).filter(|k| !k.is_empty()) {
             let mut client = $krate::Client::builder(key);
             if let Some(url) = $vars($url_var).filter(|u| !u.is_empty()) {
@@ -52,7 +61,7 @@ macro_rules! register {
             if let Some(t) = $options.connect_timeout {
                 client = client.connect_timeout(t);
             }
-            let client = client.build().map_err(|e| {
+            let client = client.build().and_then($finish).map_err(|e| {
                 refund_core::Error::config(format!("{} / {}: {}", $key_var, $url_var, e.message()))
             })?;
             $builder = $builder.provider(std::sync::Arc::new(client));
@@ -105,14 +114,34 @@ impl RouterBuilder {
             options
         );
         #[cfg(feature = "payabli")]
-        register!(
-            builder,
-            refund_payabli,
-            vars,
-            "PAYABLI_API_TOKEN",
-            "PAYABLI_BASE_URL",
-            options
-        );
+        {
+            let window = match vars(PAYABLI_SANDBOX_WINDOW_VAR).filter(|v| !v.is_empty()) {
+                None => None,
+                Some(ms) => Some(ms.parse::<u64>().map(Duration::from_millis).map_err(|_| {
+                    refund_core::Error::config(format!(
+                        "{PAYABLI_SANDBOX_WINDOW_VAR} must be a whole number of milliseconds"
+                    ))
+                })?),
+            };
+            let with_window = |client: refund_payabli::Client| match window {
+                Some(w) => client.with_sandbox_idempotency_window(w).map_err(|e| {
+                    refund_core::Error::config(format!(
+                        "{PAYABLI_SANDBOX_WINDOW_VAR}: {}",
+                        e.message()
+                    ))
+                }),
+                None => Ok(client),
+            };
+            register!(
+                builder,
+                refund_payabli,
+                vars,
+                "PAYABLI_API_TOKEN",
+                "PAYABLI_BASE_URL",
+                options,
+                with_window
+            );
+        }
         Ok(builder)
     }
 }
@@ -127,5 +156,77 @@ impl crate::Router {
         crate::Router::builder()
             .providers_from_env(&ClientOptions::default())?
             .build()
+    }
+}
+
+#[cfg(all(test, feature = "payabli"))]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
+    use std::time::Duration;
+
+    use refund_core::{ErrorKind, ProviderId};
+
+    use super::*;
+
+    fn router_with(vars: &[(&str, &str)]) -> Result<crate::Router> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        crate::Router::builder()
+            .providers_from_vars(
+                |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()),
+                &ClientOptions::default(),
+            )?
+            .build()
+    }
+
+    #[test]
+    fn a_sandbox_window_applies_to_a_loopback_payabli_only() {
+        let local = router_with(&[
+            ("PAYABLI_API_TOKEN", "t"),
+            ("PAYABLI_BASE_URL", "http://127.0.0.1:9/api"),
+            (PAYABLI_SANDBOX_WINDOW_VAR, "1500"),
+        ])
+        .unwrap();
+        let caps = local.provider(&ProviderId::PAYABLI).unwrap().capabilities();
+        assert_eq!(caps.idempotency_window, Some(Duration::from_millis(1500)));
+        assert_eq!(
+            caps.absence_settles_after,
+            Some(Duration::from_millis(1500))
+        );
+
+        // Unset: Payabli's own 2 minutes.
+        let default = router_with(&[
+            ("PAYABLI_API_TOKEN", "t"),
+            ("PAYABLI_BASE_URL", "http://127.0.0.1:9/api"),
+        ])
+        .unwrap();
+        let caps = default
+            .provider(&ProviderId::PAYABLI)
+            .unwrap()
+            .capabilities();
+        assert_eq!(caps.absence_settles_after, Some(Duration::from_secs(120)));
+
+        // Never against the real provider, and never a malformed value.
+        for vars in [
+            &[
+                ("PAYABLI_API_TOKEN", "t"),
+                (PAYABLI_SANDBOX_WINDOW_VAR, "1500"),
+            ][..],
+            &[
+                ("PAYABLI_API_TOKEN", "t"),
+                ("PAYABLI_BASE_URL", "http://127.0.0.1:9/api"),
+                (PAYABLI_SANDBOX_WINDOW_VAR, "2m"),
+            ][..],
+        ] {
+            let err = router_with(vars).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Config);
+            assert!(
+                err.to_string().contains(PAYABLI_SANDBOX_WINDOW_VAR),
+                "{err}"
+            );
+        }
     }
 }

@@ -37,7 +37,7 @@ mod outcome;
 mod router;
 mod webhook;
 
-pub use env::{ClientOptions, ENV_VARS};
+pub use env::{ClientOptions, ENV_VARS, PAYABLI_SANDBOX_WINDOW_VAR};
 pub use follow::{FollowEnd, FollowPolicy, Followed, StatusChange};
 pub use outcome::{AmountMismatch, RefundOutcome};
 pub use router::{PreparedRefund, ReconcilePolicy, Router, RouterBuilder, WindowWait};

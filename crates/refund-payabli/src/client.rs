@@ -2,6 +2,7 @@
 //! [`RefundProvider`] trait, plus Payabli's own options.
 
 use std::fmt;
+use std::time::Duration;
 
 use refund_core::http::{
     Auth, BaseUrl, ClientSettings, HttpClient, ProviderClient, refund_outcome_error,
@@ -29,6 +30,9 @@ const USER_AGENT: &str = concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VE
 pub struct Client {
     http: HttpClient,
     base: BaseUrl,
+    /// The idempotency window (§3.6): [`IDEMPOTENCY_WINDOW`] unless a loopback emulator was
+    /// given another one ([`Client::with_sandbox_idempotency_window`]).
+    window: Duration,
 }
 
 const _: () = {
@@ -45,6 +49,38 @@ impl Client {
     /// The base URL requests go to (`https://api.payabli.com/api` by default).
     pub fn base_url(&self) -> &str {
         self.base.as_str()
+    }
+
+    /// The idempotency window this client reports in its
+    /// [`capabilities`](RefundProvider::capabilities) (2 minutes, §3.6).
+    pub fn idempotency_window(&self) -> Duration {
+        self.window
+    }
+
+    /// Uses another idempotency window, for a local emulator only (`refund-sandbox` started with
+    /// `PayabliConfig::idempotency_window`), so that tests of crash recovery need not wait
+    /// Payabli's real 2 minutes. The window is also how long an "absent" lookup must wait after
+    /// the last send (see [`capabilities`](RefundProvider::capabilities)): shorter than the
+    /// provider's real retention, it could refund twice, hence the loopback rule.
+    ///
+    /// # Errors
+    /// [`Config`](refund_core::ErrorKind::Config) when the base URL is not a loopback host, or
+    /// the window is zero.
+    pub fn with_sandbox_idempotency_window(mut self, window: Duration) -> Result<Self, Error> {
+        if !self.base.is_loopback() {
+            return Err(Error::config(
+                "another idempotency window is allowed only for a local emulator (a loopback base URL)",
+            )
+            .with_provider(ProviderId::PAYABLI));
+        }
+        if window.is_zero() {
+            return Err(
+                Error::config("the idempotency window must be longer than zero")
+                    .with_provider(ProviderId::PAYABLI),
+            );
+        }
+        self.window = window;
+        Ok(self)
     }
 
     /// Sends one refund with Payabli's own options (split refunds, line items, `orderId`,
@@ -144,10 +180,10 @@ impl RefundProvider for Client {
     fn capabilities(&self) -> Capabilities {
         Capabilities::none()
             .with_multiple_partial_refunds()
-            .with_idempotency_window(IDEMPOTENCY_WINDOW)
+            .with_idempotency_window(self.window)
             .with_snapshot_for_partial()
             .with_call_timeout(self.http.timeout())
-            .with_absence_settling(IDEMPOTENCY_WINDOW)
+            .with_absence_settling(self.window)
     }
 
     /// [`refund_with`](Client::refund_with) without Payabli options: no request body is sent.
@@ -207,7 +243,11 @@ impl ProviderClient for Client {
         let (base, http) = settings.connect(ProviderId::PAYABLI, USER_AGENT, |key| {
             Auth::header(AUTH_HEADER, key)
         })?;
-        Ok(Client { http, base })
+        Ok(Client {
+            http,
+            base,
+            window: IDEMPOTENCY_WINDOW,
+        })
     }
 }
 
@@ -239,6 +279,31 @@ mod tests {
         let err = Client::builder("").build().unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);
         assert_eq!(err.provider(), Some(&ProviderId::PAYABLI));
+    }
+
+    #[test]
+    fn another_window_only_for_a_loopback_emulator() {
+        let production = Client::builder("t").build().unwrap();
+        let err = production
+            .with_sandbox_idempotency_window(Duration::from_secs(2))
+            .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        let local = Client::builder("t")
+            .base_url("http://127.0.0.1:8080/api")
+            .build()
+            .unwrap();
+        assert!(
+            local
+                .clone()
+                .with_sandbox_idempotency_window(Duration::ZERO)
+                .is_err()
+        );
+        let local = local
+            .with_sandbox_idempotency_window(Duration::from_secs(2))
+            .unwrap();
+        let caps = local.capabilities();
+        assert_eq!(caps.idempotency_window, Some(Duration::from_secs(2)));
+        assert_eq!(caps.absence_settles_after, Some(Duration::from_secs(2)));
     }
 
     #[test]

@@ -113,6 +113,12 @@ impl BaseUrl {
         &self.url
     }
 
+    /// Whether the host is a loopback host (`localhost`, `127.0.0.0/8`, `::1`): a local
+    /// emulator such as `refund-sandbox`, never a provider.
+    pub fn is_loopback(&self) -> bool {
+        is_loopback(self.url.host())
+    }
+
     /// The URL of an operation: the base path followed by `segments`.
     ///
     /// Each [`Segment::Param`] becomes exactly one percent-encoded segment
