@@ -86,6 +86,8 @@ async fn batch_command(
     let run = batch::BatchRun {
         file: &args.file,
         journal: &args.journal,
+        batch_id: args.batch_id.as_deref(),
+        lease: std::time::Duration::from_millis(args.lease_ms),
         concurrency: usize::from(args.concurrency),
         report: args.report.as_deref(),
         // Log lines on stderr would tear a progress bar apart.

@@ -297,3 +297,5 @@ pub fn journal_states(path: &Path) -> std::collections::BTreeMap<String, u64> {
         .map(Result::unwrap)
         .collect()
 }
+
+pub mod pg;

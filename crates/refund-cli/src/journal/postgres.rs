@@ -1,0 +1,480 @@
+//! The batch journal on PostgreSQL, shared by several `refund batch` workers (processes, on one
+//! machine or many) that work through one batch together.
+//!
+//! - Every worker reads the same CSV file and inserts its rows idempotently (`ON CONFLICT DO
+//!   NOTHING`); a row that differs from the stored one stops that worker, as with SQLite.
+//! - Rows are claimed in small groups with `SELECT … FOR UPDATE SKIP LOCKED` and a lease
+//!   (`lease_owner`, `lease_until`, in the database's clock); a worker renews the leases it holds
+//!   while it works on them. Claims of one batch are serialized by an advisory lock, so that
+//!   rows of one payment are never in two workers' hands at once (a snapshot taken for a partial
+//!   refund must see the refunds of the earlier rows).
+//! - A row is marked `sending` and committed before its request leaves, and only while its
+//!   worker still holds the lease (the update is fenced on `lease_owner` and `lease_until`).
+//! - A worker killed (even `kill -9`) leaves its rows leased until the lease expires; then any
+//!   worker claims them, and a `sending` row is reconciled (looked up first) exactly as a rerun
+//!   does with SQLite, never sent again blindly.
+//! - `unknown` and `failed` rows are tried again once by each worker that started after they
+//!   got that state (a rerun), not over and over within a run.
+//!
+//! Several batches share one database: every row carries its batch id (`--batch-id`, by
+//! default the CSV file's name).
+
+use std::time::Duration;
+
+use tokio_postgres::{Client, Config, NoTls, config::SslMode};
+
+use super::{JournalResult, RowKey, RowState, to_i64};
+
+/// The tables, created by the first worker (under an advisory lock: concurrent `CREATE TABLE IF
+/// NOT EXISTS` may otherwise fail). `refund_batch_transitions` and the `outcome`/`refund_id`
+/// columns mirror the SQLite journal's follow-up schema.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS refund_batch_rows (
+    batch TEXT NOT NULL,
+    idx BIGINT NOT NULL,
+    provider TEXT NOT NULL,
+    payment_id TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    problem TEXT,
+    state TEXT NOT NULL,
+    snapshot TEXT,
+    result TEXT,
+    outcome TEXT,
+    refund_id TEXT,
+    lease_owner TEXT,
+    lease_until TIMESTAMPTZ,
+    sending_at BIGINT,
+    updated_at BIGINT NOT NULL,
+    PRIMARY KEY (batch, idx)
+);
+CREATE INDEX IF NOT EXISTS refund_batch_rows_by_reference
+    ON refund_batch_rows (batch, provider, reference, idx);
+CREATE INDEX IF NOT EXISTS refund_batch_rows_by_payment
+    ON refund_batch_rows (batch, provider, payment_id, idx);
+CREATE INDEX IF NOT EXISTS refund_batch_rows_open
+    ON refund_batch_rows (batch, idx) WHERE state NOT IN ('done', 'refused');
+CREATE TABLE IF NOT EXISTS refund_batch_transitions (
+    seq BIGSERIAL PRIMARY KEY,
+    batch TEXT NOT NULL,
+    idx BIGINT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    from_outcome TEXT,
+    to_outcome TEXT NOT NULL,
+    source TEXT NOT NULL,
+    refund_id TEXT,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS refund_batch_transitions_by_row
+    ON refund_batch_transitions (batch, idx, seq);
+";
+
+/// The first key of our advisory locks (the second is the batch's hash, or 0 for the schema).
+const LOCK_SPACE: i32 = 0x5246_4e44; // "RFND"
+
+/// Milliseconds since the Unix epoch, in the database's clock (every worker uses the same).
+const NOW_MS: &str = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint";
+
+/// A row claimed by this worker.
+#[derive(Debug)]
+pub(crate) struct Claimed {
+    pub(crate) idx: u64,
+    pub(crate) key: RowKey,
+    /// Why the row cannot be a request (found when the CSV was read).
+    pub(crate) problem: Option<String>,
+    pub(crate) state: RowState,
+    pub(crate) snapshot: Option<String>,
+    /// When the row was last marked `sending` (ms since the Unix epoch, database clock).
+    #[allow(
+        dead_code,
+        reason = "kept for Payabli's idempotency window after a crash"
+    )]
+    pub(crate) sending_at: Option<i64>,
+}
+
+/// A row as stored, for the report at the end.
+#[derive(Debug)]
+pub(crate) struct StoredRow {
+    pub(crate) idx: u64,
+    pub(crate) key: RowKey,
+    pub(crate) state: RowState,
+    pub(crate) result: Option<String>,
+}
+
+/// One worker's handle on a batch in PostgreSQL.
+pub(crate) struct PgJournal {
+    /// Row updates (queries from many tasks are pipelined on this connection).
+    client: Client,
+    /// Claims, which need a transaction of their own.
+    claims: tokio::sync::Mutex<Client>,
+    batch: String,
+    owner: String,
+    /// The lease length, as PostgreSQL interval text.
+    lease: String,
+    /// When this worker started (ms, database clock): `unknown`/`failed` rows that got their
+    /// state after this are not tried again by this worker.
+    started_ms: i64,
+}
+
+fn pg_err(e: tokio_postgres::Error) -> String {
+    // The error never holds the connection string (nor its password).
+    format!("journal (PostgreSQL): {e}")
+}
+
+async fn connect(config: &Config) -> JournalResult<Client> {
+    let (client, connection) = config
+        .connect(NoTls)
+        .await
+        .map_err(|e| format!("cannot connect to the PostgreSQL journal: {e}"))?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::warn!("PostgreSQL journal connection: {e}");
+        }
+    });
+    Ok(client)
+}
+
+/// Whether `journal` names a PostgreSQL database rather than a SQLite file.
+pub(crate) fn is_url(journal: &str) -> bool {
+    journal.starts_with("postgres://") || journal.starts_with("postgresql://")
+}
+
+impl PgJournal {
+    /// Connects, creates the tables if needed, and names this worker.
+    ///
+    /// Connections are plain TCP (or a Unix socket): `sslmode=require` is refused, since this
+    /// build has no TLS stack for PostgreSQL.
+    pub(crate) async fn open(url: &str, batch: &str, lease: Duration) -> JournalResult<PgJournal> {
+        let config: Config = url
+            .parse()
+            .map_err(|e| format!("invalid PostgreSQL journal URL: {e}"))?;
+        if config.get_ssl_mode() == SslMode::Require {
+            return Err(
+                "the PostgreSQL journal does not support TLS (sslmode=require): use sslmode=disable over a trusted network or a tunnel"
+                    .to_owned(),
+            );
+        }
+        let client = connect(&config).await?;
+        let mut claims = connect(&config).await?;
+        {
+            let tx = claims.transaction().await.map_err(pg_err)?;
+            tx.execute("SELECT pg_advisory_xact_lock($1, 0)", &[&LOCK_SPACE])
+                .await
+                .map_err(pg_err)?;
+            tx.batch_execute(SCHEMA).await.map_err(pg_err)?;
+            tx.commit().await.map_err(pg_err)?;
+        }
+        let started_ms: i64 = client
+            .query_one(&format!("SELECT {NOW_MS}"), &[])
+            .await
+            .map_err(pg_err)?
+            .try_get(0)
+            .map_err(pg_err)?;
+        Ok(PgJournal {
+            client,
+            claims: tokio::sync::Mutex::new(claims),
+            batch: batch.to_owned(),
+            owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            lease: format!("{} milliseconds", lease.as_millis()),
+            started_ms,
+        })
+    }
+
+    /// This worker's name in `lease_owner` (`<pid>-<random>`).
+    pub(crate) fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Inserts rows that are not stored yet; returns the first stored row that differs from the
+    /// file, with its stored key.
+    pub(crate) async fn load(
+        &self,
+        rows: &[(u64, RowKey, Option<String>)],
+    ) -> JournalResult<Option<(u64, RowKey)>> {
+        let mut idx = Vec::with_capacity(rows.len());
+        let mut cols: [Vec<&str>; 6] = Default::default();
+        let mut problems = Vec::with_capacity(rows.len());
+        for (i, key, problem) in rows {
+            idx.push(to_i64(*i)?);
+            for (col, value) in cols.iter_mut().zip([
+                &key.provider,
+                &key.payment_id,
+                &key.amount,
+                &key.currency,
+                &key.reference,
+                &key.reason,
+            ]) {
+                col.push(value.as_str());
+            }
+            problems.push(problem.as_deref());
+        }
+        let [provider, payment_id, amount, currency, reference, reason] = &cols;
+        self.client
+            .execute(
+                &format!(
+                    "INSERT INTO refund_batch_rows
+                       (batch, idx, provider, payment_id, amount, currency, reference, reason, problem, state, updated_at)
+                     SELECT $1, u.idx, u.provider, u.payment_id, u.amount, u.currency, u.reference, u.reason, u.problem, 'new', {NOW_MS}
+                     FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+                       AS u(idx, provider, payment_id, amount, currency, reference, reason, problem)
+                     ON CONFLICT (batch, idx) DO NOTHING"
+                ),
+                &[
+                    &self.batch,
+                    &idx,
+                    provider,
+                    payment_id,
+                    amount,
+                    currency,
+                    reference,
+                    reason,
+                    &problems,
+                ],
+            )
+            .await
+            .map_err(pg_err)?;
+        let stored = self
+            .client
+            .query(
+                "SELECT idx, provider, payment_id, amount, currency, reference, reason
+                 FROM refund_batch_rows WHERE batch = $1 AND idx = ANY($2::bigint[]) ORDER BY idx",
+                &[&self.batch, &idx],
+            )
+            .await
+            .map_err(pg_err)?;
+        let mut by_idx: std::collections::HashMap<u64, &RowKey> =
+            rows.iter().map(|(i, k, _)| (*i, k)).collect();
+        for row in stored {
+            let i = u64::try_from(row.try_get::<_, i64>(0).map_err(pg_err)?).unwrap_or(u64::MAX);
+            let key = key_at(&row, 1)?;
+            if let Some(file) = by_idx.remove(&i)
+                && *file != key
+            {
+                return Ok(Some((i, key)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The first row before `idx` with the same provider and reference, if any.
+    pub(crate) async fn earlier_with_reference(
+        &self,
+        idx: u64,
+        provider: &str,
+        reference: &str,
+    ) -> JournalResult<Option<u64>> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT MIN(idx) FROM refund_batch_rows
+                 WHERE batch = $1 AND provider = $2 AND reference = $3 AND idx < $4",
+                &[&self.batch, &provider, &reference, &to_i64(idx)?],
+            )
+            .await
+            .map_err(pg_err)?;
+        let found: Option<i64> = row.try_get(0).map_err(pg_err)?;
+        Ok(found.and_then(|i| u64::try_from(i).ok()))
+    }
+
+    /// Claims up to `limit` rows that need work and that no live worker holds, in row order.
+    pub(crate) async fn claim(&self, limit: usize) -> JournalResult<Vec<Claimed>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let mut conn = self.claims.lock().await;
+        let tx = conn.transaction().await.map_err(pg_err)?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+            &[&LOCK_SPACE, &self.batch],
+        )
+        .await
+        .map_err(pg_err)?;
+        let rows = tx
+            .query(
+                "UPDATE refund_batch_rows r
+                 SET lease_owner = $2, lease_until = clock_timestamp() + $3::text::interval
+                 FROM (
+                     SELECT c.idx FROM refund_batch_rows c
+                     WHERE c.batch = $1 AND c.state NOT IN ('done', 'refused')
+                       AND (c.lease_until IS NULL OR c.lease_until < clock_timestamp())
+                       AND NOT (c.state IN ('unknown', 'failed') AND c.updated_at >= $5)
+                       AND NOT EXISTS (
+                           SELECT 1 FROM refund_batch_rows e
+                           WHERE e.batch = c.batch AND e.provider = c.provider
+                             AND e.payment_id = c.payment_id AND e.idx < c.idx
+                             AND e.state NOT IN ('done', 'refused')
+                             AND e.lease_until >= clock_timestamp() AND e.lease_owner <> $2)
+                     ORDER BY c.idx
+                     LIMIT $4
+                     FOR UPDATE SKIP LOCKED
+                 ) AS picked
+                 WHERE r.batch = $1 AND r.idx = picked.idx
+                 RETURNING r.idx, r.provider, r.payment_id, r.amount, r.currency, r.reference,
+                           r.reason, r.problem, r.state, r.snapshot, r.sending_at",
+                &[
+                    &self.batch,
+                    &self.owner,
+                    &self.lease,
+                    &limit,
+                    &self.started_ms,
+                ],
+            )
+            .await
+            .map_err(pg_err)?;
+        tx.commit().await.map_err(pg_err)?;
+        let mut claimed = rows
+            .iter()
+            .map(|row| {
+                let idx: i64 = row.try_get(0).map_err(pg_err)?;
+                let state: String = row.try_get(8).map_err(pg_err)?;
+                Ok(Claimed {
+                    idx: u64::try_from(idx).map_err(|_| format!("journal: row index {idx}"))?,
+                    key: key_at(row, 1)?,
+                    problem: row.try_get(7).map_err(pg_err)?,
+                    state: RowState::parse(&state)
+                        .ok_or_else(|| format!("journal: row {idx} has unknown state {state:?}"))?,
+                    snapshot: row.try_get(9).map_err(pg_err)?,
+                    sending_at: row.try_get(10).map_err(pg_err)?,
+                })
+            })
+            .collect::<JournalResult<Vec<_>>>()?;
+        claimed.sort_by_key(|c| c.idx);
+        Ok(claimed)
+    }
+
+    /// Extends the leases of the rows this worker holds.
+    pub(crate) async fn renew(&self) -> JournalResult<u64> {
+        self.client
+            .execute(
+                "UPDATE refund_batch_rows SET lease_until = clock_timestamp() + $3::text::interval
+                 WHERE batch = $1 AND lease_owner = $2 AND state NOT IN ('done', 'refused')",
+                &[&self.batch, &self.owner, &self.lease],
+            )
+            .await
+            .map_err(pg_err)
+    }
+
+    /// Marks a row `sending` (storing its snapshot when `snapshot` is `Some`), committed, if this
+    /// worker still holds its lease. Returns when it was marked, or `None` when the lease was
+    /// lost (another worker has the row now: nothing may be sent).
+    pub(crate) async fn mark_sending(
+        &self,
+        idx: u64,
+        snapshot: Option<Option<&str>>,
+    ) -> JournalResult<Option<i64>> {
+        let replace = snapshot.is_some();
+        let snapshot = snapshot.flatten();
+        let row = self
+            .client
+            .query_opt(
+                &format!(
+                    "UPDATE refund_batch_rows
+                     SET state = 'sending', snapshot = CASE WHEN $3 THEN $4 ELSE snapshot END,
+                         sending_at = {NOW_MS}, updated_at = {NOW_MS}
+                     WHERE batch = $1 AND idx = $2 AND lease_owner = $5
+                       AND lease_until > clock_timestamp()
+                     RETURNING sending_at"
+                ),
+                &[&self.batch, &to_i64(idx)?, &replace, &snapshot, &self.owner],
+            )
+            .await
+            .map_err(pg_err)?;
+        row.map(|r| r.try_get(0).map_err(pg_err)).transpose()
+    }
+
+    /// Records a row's state and report line and releases its lease. Returns `false` when this
+    /// worker no longer held the row (another one took it over and will finish it).
+    pub(crate) async fn finish(
+        &self,
+        idx: u64,
+        state: RowState,
+        outcome: &str,
+        refund_id: Option<&str>,
+        result: &str,
+    ) -> JournalResult<bool> {
+        let n = self
+            .client
+            .execute(
+                &format!(
+                    "UPDATE refund_batch_rows
+                     SET state = $3, result = $4, outcome = $5, refund_id = $6,
+                         updated_at = {NOW_MS}, lease_owner = NULL, lease_until = NULL
+                     WHERE batch = $1 AND idx = $2 AND lease_owner = $7"
+                ),
+                &[
+                    &self.batch,
+                    &to_i64(idx)?,
+                    &state.as_str(),
+                    &result,
+                    &outcome,
+                    &refund_id,
+                    &self.owner,
+                ],
+            )
+            .await
+            .map_err(pg_err)?;
+        Ok(n > 0)
+    }
+
+    /// Rows that still need work and that another worker holds now.
+    pub(crate) async fn held_by_others(&self) -> JournalResult<i64> {
+        self.client
+            .query_one(
+                "SELECT COUNT(*) FROM refund_batch_rows
+                 WHERE batch = $1 AND state NOT IN ('done', 'refused')
+                   AND lease_until >= clock_timestamp()",
+                &[&self.batch],
+            )
+            .await
+            .map_err(pg_err)?
+            .try_get(0)
+            .map_err(pg_err)
+    }
+
+    /// Up to `limit` rows after `after` (all rows from the start when `None`), in row order.
+    pub(crate) async fn page(
+        &self,
+        after: Option<u64>,
+        limit: i64,
+    ) -> JournalResult<Vec<StoredRow>> {
+        let after = match after {
+            Some(a) => to_i64(a)?,
+            None => -1,
+        };
+        let rows = self
+            .client
+            .query(
+                "SELECT idx, provider, payment_id, amount, currency, reference, reason, state, result
+                 FROM refund_batch_rows WHERE batch = $1 AND idx > $2 ORDER BY idx LIMIT $3",
+                &[&self.batch, &after, &limit],
+            )
+            .await
+            .map_err(pg_err)?;
+        rows.iter()
+            .map(|row| {
+                let idx: i64 = row.try_get(0).map_err(pg_err)?;
+                let state: String = row.try_get(7).map_err(pg_err)?;
+                Ok(StoredRow {
+                    idx: u64::try_from(idx).map_err(|_| format!("journal: row index {idx}"))?,
+                    key: key_at(row, 1)?,
+                    state: RowState::parse(&state)
+                        .ok_or_else(|| format!("journal: row {idx} has unknown state {state:?}"))?,
+                    result: row.try_get(8).map_err(pg_err)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The six key columns starting at column `at`.
+fn key_at(row: &tokio_postgres::Row, at: usize) -> JournalResult<RowKey> {
+    let get = |i: usize| row.try_get::<_, String>(at + i).map_err(pg_err);
+    Ok(RowKey {
+        provider: get(0)?,
+        payment_id: get(1)?,
+        amount: get(2)?,
+        currency: get(3)?,
+        reference: get(4)?,
+        reason: get(5)?,
+    })
+}
