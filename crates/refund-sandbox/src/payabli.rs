@@ -64,7 +64,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::delivery::{Outbox, Scheme};
 use crate::record::{
-    Fate, Ledger, Operation, PaymentSnapshot, RefundEntry, RefundRecord, Resolved, money, zero_of,
+    Fate, KeyWindow, Ledger, Operation, PaymentSnapshot, RefundEntry, RefundRecord, Resolved,
+    money, zero_of,
 };
 use crate::server::{Call, Provider, Reply, Routing, lock};
 use crate::util::{
@@ -298,7 +299,7 @@ pub(crate) struct PayabliEmulator {
     window: Duration,
     ledger: Mutex<Ledger<PaymentState>>,
     /// `idempotencyKey` → when it was first seen.
-    keys: Mutex<HashMap<String, Instant>>,
+    keys: Mutex<KeyWindow>,
     outbox: Outbox,
 }
 
@@ -318,7 +319,7 @@ impl PayabliEmulator {
             seeded: config.seeded,
             window: config.idempotency_window,
             ledger: Mutex::new(Ledger::default()),
-            keys: Mutex::new(HashMap::new()),
+            keys: Mutex::new(KeyWindow::default()),
             outbox: Outbox::new(Scheme::Payabli, config.webhook)?,
         };
         emulator.reset_checked()?;
@@ -366,8 +367,8 @@ impl PayabliEmulator {
         };
         let now = Instant::now();
         let mut keys = lock(&self.keys);
-        keys.retain(|_, seen| now.saturating_duration_since(*seen) < self.window);
-        if keys.contains_key(key) {
+        keys.expire(now, self.window);
+        if keys.contains(key) {
             return Err(Reply {
                 status: StatusCode::CONFLICT,
                 content_type: "text/plain; charset=utf-8",
@@ -564,9 +565,7 @@ impl PayabliEmulator {
         let now = Instant::now();
         let record = payment_details(&ledger, id).or_else(|| {
             ledger
-                .refunds
-                .iter()
-                .find(|r| r.id == id)
+                .refund_by_id(id)
                 .and_then(|r| refund_details(&ledger, r, now))
         });
         match record {
