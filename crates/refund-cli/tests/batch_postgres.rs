@@ -316,7 +316,52 @@ async fn four_workers_two_killed_apply_each_row_exactly_once() {
             r.expect
         );
     }
+
+    // Another file under the same batch id is refused before anything is sent (exit 4).
+    let requests = common::request_count(&s);
+    let mut other = std::fs::read_to_string(&file).unwrap();
+    other = other.replacen("plexy-pg-0,7.25", "plexy-pg-0,7.30", 1);
+    let other_file = dir.path().join("other.csv");
+    std::fs::write(&other_file, other).unwrap();
+    let mut cmd = common::refund(Some(&s));
+    cmd.args(["--output", "json", "batch"])
+        .arg(&other_file)
+        .args(["--journal", &url, "--batch-id", "refunds.csv"]);
+    let out = common::run(cmd).await;
+    assert_eq!(out.code, 4, "{out:?}");
+    let json = out.json();
+    let e = common::assert_error_shape(&json);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("row 1 differs from the journal's batch \"refunds.csv\""),
+        "{e}"
+    );
+    assert_eq!(common::request_count(&s), requests);
     s.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_journal_url_that_requires_tls_is_refused_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("refunds.csv");
+    std::fs::write(&file, format!("{HEADER}plexy,p1,,,rf-1,\n")).unwrap();
+    let mut cmd = common::refund(None);
+    cmd.args(["--output", "json", "batch"]).arg(&file).args([
+        "--journal",
+        "postgres://refunds:hunter2-secret@127.0.0.1:1/refunds?sslmode=require",
+    ]);
+    let out = common::run(cmd).await;
+    assert_eq!(out.code, 4, "{out:?}");
+    let json = out.json();
+    let e = common::assert_error_shape(&json);
+    assert!(
+        e["message"].as_str().unwrap().contains("sslmode=require"),
+        "{e}"
+    );
+    // The password never appears.
+    assert!(!out.stdout.contains("hunter2") && !out.stderr.contains("hunter2"));
 }
 
 fn slow() -> Fault {
