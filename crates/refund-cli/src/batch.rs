@@ -809,7 +809,9 @@ async fn run_postgres(
                 )))
             })?,
     };
-    let journal = PgJournal::open(args.journal, &batch_id, args.lease)
+    // A few connections for row updates: one per four rows in flight, at most eight.
+    let connections = args.concurrency.div_ceil(4).clamp(1, 8);
+    let journal = PgJournal::open(args.journal, &batch_id, args.lease, connections)
         .await
         .map_err(|m| Stopped::before_start(Error::config(m)))?;
     tracing::info!(batch = %batch_id, worker = journal.owner(), "PostgreSQL journal: worker started");
@@ -861,6 +863,11 @@ async fn run_postgres(
             break;
         }
     }
+
+    journal
+        .analyze()
+        .await
+        .map_err(|m| Stopped::before_start(Error::config(m)))?;
 
     // 2. Claim and process rows; renew the leases held meanwhile.
     let progress = progress_bar(args);

@@ -105,8 +105,10 @@ pub(crate) struct StoredRow {
 
 /// One worker's handle on a batch in PostgreSQL.
 pub(crate) struct PgJournal {
-    /// Row updates (queries from many tasks are pipelined on this connection).
-    client: Client,
+    /// Row updates, spread over a few connections by row (each connection runs its statements
+    /// one after the other; with several, the commits of many rows share a WAL flush).
+    main: Client,
+    extra: Vec<Client>,
     /// Claims, which need a transaction of their own.
     claims: tokio::sync::Mutex<Client>,
     batch: String,
@@ -146,7 +148,12 @@ impl PgJournal {
     ///
     /// Connections are plain TCP (or a Unix socket): `sslmode=require` is refused, since this
     /// build has no TLS stack for PostgreSQL.
-    pub(crate) async fn open(url: &str, batch: &str, lease: Duration) -> JournalResult<PgJournal> {
+    pub(crate) async fn open(
+        url: &str,
+        batch: &str,
+        lease: Duration,
+        connections: usize,
+    ) -> JournalResult<PgJournal> {
         let config: Config = url
             .parse()
             .map_err(|e| format!("invalid PostgreSQL journal URL: {e}"))?;
@@ -156,7 +163,11 @@ impl PgJournal {
                     .to_owned(),
             );
         }
-        let client = connect(&config).await?;
+        let main = connect(&config).await?;
+        let mut extra = Vec::new();
+        for _ in 1..connections {
+            extra.push(connect(&config).await?);
+        }
         let mut claims = connect(&config).await?;
         {
             let tx = claims.transaction().await.map_err(pg_err)?;
@@ -166,20 +177,32 @@ impl PgJournal {
             tx.batch_execute(SCHEMA).await.map_err(pg_err)?;
             tx.commit().await.map_err(pg_err)?;
         }
-        let started_ms: i64 = client
+        let started_ms: i64 = claims
             .query_one(&format!("SELECT {NOW_MS}"), &[])
             .await
             .map_err(pg_err)?
             .try_get(0)
             .map_err(pg_err)?;
         Ok(PgJournal {
-            client,
+            main,
+            extra,
             claims: tokio::sync::Mutex::new(claims),
             batch: batch.to_owned(),
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             lease: format!("{} milliseconds", lease.as_millis()),
             started_ms,
         })
+    }
+
+    /// The connection for row `idx`.
+    fn client(&self, idx: u64) -> &Client {
+        let n = u64::try_from(self.extra.len())
+            .unwrap_or(0)
+            .saturating_add(1);
+        match usize::try_from(idx % n).unwrap_or(0) {
+            0 => &self.main,
+            i => self.extra.get(i - 1).unwrap_or(&self.main),
+        }
     }
 
     /// This worker's name in `lease_owner` (`<pid>-<random>`).
@@ -211,7 +234,7 @@ impl PgJournal {
             problems.push(problem.as_deref());
         }
         let [provider, payment_id, amount, currency, reference, reason] = &cols;
-        self.client
+        self.main
             .execute(
                 &format!(
                     "INSERT INTO refund_batch_rows
@@ -236,7 +259,7 @@ impl PgJournal {
             .await
             .map_err(pg_err)?;
         let stored = self
-            .client
+            .main
             .query(
                 "SELECT idx, provider, payment_id, amount, currency, reference, reason
                  FROM refund_batch_rows WHERE batch = $1 AND idx = ANY($2::bigint[]) ORDER BY idx",
@@ -258,6 +281,16 @@ impl PgJournal {
         Ok(None)
     }
 
+    /// Refreshes the planner's statistics after a load, so that claims use the indexes from the
+    /// start (a table just filled looks empty to the planner until autovacuum analyzes it).
+    /// Skipped, with a warning from the server, when this role does not own the table.
+    pub(crate) async fn analyze(&self) -> JournalResult<()> {
+        self.main
+            .batch_execute("ANALYZE refund_batch_rows")
+            .await
+            .map_err(pg_err)
+    }
+
     /// The first row before `idx` with the same provider and reference, if any.
     pub(crate) async fn earlier_with_reference(
         &self,
@@ -266,7 +299,7 @@ impl PgJournal {
         reference: &str,
     ) -> JournalResult<Option<u64>> {
         let row = self
-            .client
+            .client(idx)
             .query_one(
                 "SELECT MIN(idx) FROM refund_batch_rows
                  WHERE batch = $1 AND provider = $2 AND reference = $3 AND idx < $4",
@@ -291,9 +324,10 @@ impl PgJournal {
         .map_err(pg_err)?;
         let rows = tx
             .query(
-                "UPDATE refund_batch_rows r
-                 SET lease_owner = $2, lease_until = clock_timestamp() + $3::text::interval
-                 FROM (
+                // The picked rows are materialized first and updated through the primary key:
+                // a plan that joins the locking subquery to the table could run it again and
+                // again. The payment check reads only leased rows (a finished row has no lease).
+                "WITH picked AS MATERIALIZED (
                      SELECT c.idx FROM refund_batch_rows c
                      WHERE c.batch = $1 AND c.state NOT IN ('done', 'refused')
                        AND (c.lease_until IS NULL OR c.lease_until < clock_timestamp())
@@ -302,13 +336,14 @@ impl PgJournal {
                            SELECT 1 FROM refund_batch_rows e
                            WHERE e.batch = c.batch AND e.provider = c.provider
                              AND e.payment_id = c.payment_id AND e.idx < c.idx
-                             AND e.state NOT IN ('done', 'refused')
                              AND e.lease_until >= clock_timestamp() AND e.lease_owner <> $2)
                      ORDER BY c.idx
                      LIMIT $4
                      FOR UPDATE SKIP LOCKED
-                 ) AS picked
-                 WHERE r.batch = $1 AND r.idx = picked.idx
+                 )
+                 UPDATE refund_batch_rows r
+                 SET lease_owner = $2, lease_until = clock_timestamp() + $3::text::interval
+                 WHERE r.batch = $1 AND r.idx = ANY(ARRAY(SELECT idx FROM picked))
                  RETURNING r.idx, r.provider, r.payment_id, r.amount, r.currency, r.reference,
                            r.reason, r.problem, r.state, r.snapshot, r.sending_at",
                 &[
@@ -344,7 +379,7 @@ impl PgJournal {
 
     /// Extends the leases of the rows this worker holds.
     pub(crate) async fn renew(&self) -> JournalResult<u64> {
-        self.client
+        self.main
             .execute(
                 "UPDATE refund_batch_rows SET lease_until = clock_timestamp() + $3::text::interval
                  WHERE batch = $1 AND lease_owner = $2 AND state NOT IN ('done', 'refused')",
@@ -365,7 +400,7 @@ impl PgJournal {
         let replace = snapshot.is_some();
         let snapshot = snapshot.flatten();
         let row = self
-            .client
+            .client(idx)
             .query_opt(
                 &format!(
                     "UPDATE refund_batch_rows
@@ -393,7 +428,7 @@ impl PgJournal {
         result: &str,
     ) -> JournalResult<bool> {
         let n = self
-            .client
+            .client(idx)
             .execute(
                 &format!(
                     "UPDATE refund_batch_rows
@@ -418,7 +453,7 @@ impl PgJournal {
 
     /// Rows that still need work and that another worker holds now.
     pub(crate) async fn held_by_others(&self) -> JournalResult<i64> {
-        self.client
+        self.main
             .query_one(
                 "SELECT COUNT(*) FROM refund_batch_rows
                  WHERE batch = $1 AND state NOT IN ('done', 'refused')
@@ -442,7 +477,7 @@ impl PgJournal {
             None => -1,
         };
         let rows = self
-            .client
+            .main
             .query(
                 "SELECT idx, provider, payment_id, amount, currency, reference, reason, state, result
                  FROM refund_batch_rows WHERE batch = $1 AND idx > $2 ORDER BY idx LIMIT $3",
