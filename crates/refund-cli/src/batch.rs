@@ -999,6 +999,8 @@ async fn work(
 }
 
 /// Processes a claimed row: the duplicate-reference check of a new row, then [`process`].
+/// Nothing is awaited before `process` takes the payment's lock, so that rows of one payment
+/// take it in row order (they are started in row order).
 async fn claimed_row(
     router: &Router,
     journal: &PgJournal,
@@ -1015,9 +1017,7 @@ async fn claimed_row(
     // inserted the whole file before claiming.
     if c.state == RowState::New
         && row.problem.is_none()
-        && let Some(first) = journal
-            .earlier_with_reference(row.idx, &row.key.provider, &row.key.reference)
-            .await?
+        && let Some(first) = c.earlier_with_reference
     {
         row.problem = Some(Error::invalid_input(format!(
             "row {}: reference {} is already used by row {} of this file",

@@ -92,6 +92,8 @@ pub(crate) struct Claimed {
         reason = "kept for Payabli's idempotency window after a crash"
     )]
     pub(crate) sending_at: Option<i64>,
+    /// The first earlier row of the batch with the same provider and reference.
+    pub(crate) earlier_with_reference: Option<u64>,
 }
 
 /// A row as stored, for the report at the end.
@@ -291,26 +293,6 @@ impl PgJournal {
             .map_err(pg_err)
     }
 
-    /// The first row before `idx` with the same provider and reference, if any.
-    pub(crate) async fn earlier_with_reference(
-        &self,
-        idx: u64,
-        provider: &str,
-        reference: &str,
-    ) -> JournalResult<Option<u64>> {
-        let row = self
-            .client(idx)
-            .query_one(
-                "SELECT MIN(idx) FROM refund_batch_rows
-                 WHERE batch = $1 AND provider = $2 AND reference = $3 AND idx < $4",
-                &[&self.batch, &provider, &reference, &to_i64(idx)?],
-            )
-            .await
-            .map_err(pg_err)?;
-        let found: Option<i64> = row.try_get(0).map_err(pg_err)?;
-        Ok(found.and_then(|i| u64::try_from(i).ok()))
-    }
-
     /// Claims up to `limit` rows that need work and that no live worker holds, in row order.
     pub(crate) async fn claim(&self, limit: usize) -> JournalResult<Vec<Claimed>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -345,7 +327,10 @@ impl PgJournal {
                  SET lease_owner = $2, lease_until = clock_timestamp() + $3::text::interval
                  WHERE r.batch = $1 AND r.idx = ANY(ARRAY(SELECT idx FROM picked))
                  RETURNING r.idx, r.provider, r.payment_id, r.amount, r.currency, r.reference,
-                           r.reason, r.problem, r.state, r.snapshot, r.sending_at",
+                           r.reason, r.problem, r.state, r.snapshot, r.sending_at,
+                           (SELECT MIN(e.idx) FROM refund_batch_rows e
+                            WHERE e.batch = r.batch AND e.provider = r.provider
+                              AND e.reference = r.reference AND e.idx < r.idx)",
                 &[
                     &self.batch,
                     &self.owner,
@@ -370,6 +355,10 @@ impl PgJournal {
                         .ok_or_else(|| format!("journal: row {idx} has unknown state {state:?}"))?,
                     snapshot: row.try_get(9).map_err(pg_err)?,
                     sending_at: row.try_get(10).map_err(pg_err)?,
+                    earlier_with_reference: row
+                        .try_get::<_, Option<i64>>(11)
+                        .map_err(pg_err)?
+                        .and_then(|i| u64::try_from(i).ok()),
                 })
             })
             .collect::<JournalResult<Vec<_>>>()?;
