@@ -514,4 +514,46 @@ mod tests {
         // A row cannot be inserted twice.
         assert!(j.insert(0, &key()).is_err());
     }
+
+    #[tokio::test]
+    async fn intents_are_committed_before_mark_sending_returns_and_share_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        for i in 0..50 {
+            j.insert(
+                i,
+                &RowKey {
+                    reference: format!("rf-{i}"),
+                    ..key()
+                },
+            )
+            .unwrap();
+        }
+        // Inserts wait for the next commit.
+        assert!(j.inner().open);
+        j.mark_sending(0, Some(None)).await.unwrap();
+        let first = {
+            let inner = j.inner();
+            assert!(!inner.open && inner.committed == inner.tx);
+            inner.tx
+        };
+        // Fifty rows marked at once: every one returns committed, through one or two commits.
+        let marks = (1..50).map(|i| j.mark_sending(i, Some(None)));
+        for r in futures_util::future::join_all(marks).await {
+            r.unwrap();
+        }
+        let inner = j.inner();
+        assert!(!inner.open && inner.committed == inner.tx);
+        assert!(inner.tx - first <= 2, "{} commits", inner.tx - first);
+        drop(inner);
+        // A result rides along with the next commit.
+        j.finish(0, RowState::Done, "{}").unwrap();
+        assert!(j.inner().open);
+        j.flush().unwrap();
+        assert!(!j.inner().open);
+        assert_eq!(
+            j.counts().unwrap(),
+            vec![("done".to_string(), 1), ("sending".to_string(), 49)]
+        );
+    }
 }
