@@ -111,6 +111,11 @@ pub(crate) struct PgJournal {
     /// one after the other; with several, the commits of many rows share a WAL flush).
     main: Client,
     extra: Vec<Client>,
+    /// Final states, spread like `extra`, on sessions with `synchronous_commit = off`: a result
+    /// lost with a server crash leaves its row `sending` under an expiring lease, which is then
+    /// looked up, never sent again, so waiting for its flush would only slow every row down.
+    /// (A later synchronous commit flushes it anyway: the WAL is written in order.)
+    results: Vec<Client>,
     /// Claims, which need a transaction of their own.
     claims: tokio::sync::Mutex<Client>,
     batch: String,
@@ -170,6 +175,15 @@ impl PgJournal {
         for _ in 1..connections {
             extra.push(connect(&config).await?);
         }
+        let mut results = Vec::new();
+        for _ in 0..connections.max(1) {
+            let client = connect(&config).await?;
+            client
+                .batch_execute("SET synchronous_commit = off")
+                .await
+                .map_err(pg_err)?;
+            results.push(client);
+        }
         let mut claims = connect(&config).await?;
         {
             let tx = claims.transaction().await.map_err(pg_err)?;
@@ -188,6 +202,7 @@ impl PgJournal {
         Ok(PgJournal {
             main,
             extra,
+            results,
             claims: tokio::sync::Mutex::new(claims),
             batch: batch.to_owned(),
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
@@ -416,8 +431,12 @@ impl PgJournal {
         refund_id: Option<&str>,
         result: &str,
     ) -> JournalResult<bool> {
-        let n = self
-            .client(idx)
+        let results = u64::try_from(self.results.len()).unwrap_or(1).max(1);
+        let client = usize::try_from(idx % results)
+            .ok()
+            .and_then(|i| self.results.get(i))
+            .unwrap_or_else(|| self.client(idx));
+        let n = client
             .execute(
                 &format!(
                     "UPDATE refund_batch_rows
