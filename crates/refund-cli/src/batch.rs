@@ -809,7 +809,9 @@ async fn run_postgres(
                 )))
             })?,
     };
-    // A few connections for row updates: one per four rows in flight, at most eight.
+    // Connections for intents and as many for results: one each per four rows in flight, at
+    // most eight (a worker opens at most 17). Each commit waits for a WAL flush, so rows in
+    // flight need connections of their own to share flushes (measured in BENCHMARKS.md §3).
     let connections = args.concurrency.div_ceil(4).clamp(1, 8);
     let journal = PgJournal::open(args.journal, &batch_id, args.lease, connections)
         .await

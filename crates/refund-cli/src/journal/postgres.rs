@@ -127,16 +127,24 @@ pub(crate) struct PgJournal {
     started_ms: i64,
 }
 
+/// An error's text with the server's message ("db error" alone says nothing). Neither holds the
+/// connection string nor its password.
+fn pg_text(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{e}: {} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
 fn pg_err(e: tokio_postgres::Error) -> String {
-    // The error never holds the connection string (nor its password).
-    format!("journal (PostgreSQL): {e}")
+    format!("journal (PostgreSQL): {}", pg_text(&e))
 }
 
 async fn connect(config: &Config) -> JournalResult<Client> {
     let (client, connection) = config
         .connect(NoTls)
         .await
-        .map_err(|e| format!("cannot connect to the PostgreSQL journal: {e}"))?;
+        .map_err(|e| format!("cannot connect to the PostgreSQL journal: {}", pg_text(&e)))?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!("PostgreSQL journal connection: {e}");
