@@ -106,8 +106,8 @@ pub(crate) enum Command {
     /// Exit codes: 0 every row ended succeeded, pending, declined or refused; 5 a row's outcome
     /// is unknown (run the same command again later); 1 a row failed, or the batch stopped
     /// midway (journal of another file, journal or report not writable); 4 the batch did not
-    /// start (unreadable file, wrong header, journal in use, invalid configuration); 2 usage
-    /// errors.
+    /// start (unreadable file, wrong header, journal in use or unreachable, a PostgreSQL batch
+    /// of another file, invalid configuration); 2 usage errors.
     Batch(BatchArgs),
     /// Webhooks: receive and verify a provider's refund notifications.
     Webhooks {
