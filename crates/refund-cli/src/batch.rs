@@ -21,6 +21,7 @@ use std::fs::File;
 use std::io::{LineWriter, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use refund_facade::refund_core::{
@@ -31,7 +32,8 @@ use refund_facade::{PreparedRefund, RefundOutcome, Router};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::journal::{Journal, RowKey, RowState};
+use crate::journal::postgres::{self, PgJournal};
+use crate::journal::{Journal, RowKey, RowState, Store};
 use crate::output::RefundJson;
 
 /// The header a batch file must have, in this order.
@@ -259,6 +261,8 @@ enum Plan {
         row: ParsedRow,
         state: RowState,
         snapshot: Option<String>,
+        /// When the row was last marked `sending` (ms since the Unix epoch).
+        sending_at: Option<i64>,
     },
 }
 
@@ -266,10 +270,10 @@ enum Plan {
 /// earlier row is in the journal when a row's reference is checked against them.
 fn plan(journal: &Journal, mut row: ParsedRow) -> Result<Plan, Error> {
     let idx = row.idx;
-    let (state, snapshot) = match journal.get(idx).map_err(Error::config)? {
+    let (state, snapshot, sending_at) = match journal.get(idx).map_err(Error::config)? {
         None => {
             journal.insert(idx, &row.key).map_err(Error::config)?;
-            (RowState::New, None)
+            (RowState::New, None, None)
         }
         Some(stored) => {
             if stored.key != row.key {
@@ -292,7 +296,7 @@ fn plan(journal: &Journal, mut row: ParsedRow) -> Result<Plan, Error> {
             {
                 return Ok(Plan::Stored(line));
             }
-            (stored.state, stored.snapshot)
+            (stored.state, stored.snapshot, stored.sending_at)
         }
     };
     // Two rows with one reference would be one logical refund asked twice: the second is refused
@@ -314,6 +318,7 @@ fn plan(journal: &Journal, mut row: ParsedRow) -> Result<Plan, Error> {
         row,
         state,
         snapshot,
+        sending_at,
     })
 }
 
@@ -372,31 +377,45 @@ impl PaymentLocks {
     }
 }
 
-/// Processes one row from its journal state, journaling before and after every request.
-async fn process(
-    router: &Router,
-    journal: &Journal,
-    locks: &PaymentLocks,
-    row: ParsedRow,
+/// What the journal holds about a row that needs work.
+struct Stored {
     state: RowState,
     snapshot: Option<String>,
-) -> Result<ReportLine, String> {
+    /// When the row was last marked `sending` (ms since the Unix epoch), if ever.
+    sending_at: Option<i64>,
+}
+
+/// Processes one row from its journal state, journaling before and after every request.
+/// `None`: another worker took the row over (its lease expired); it finishes the row.
+async fn process(
+    router: &Router,
+    store: Store<'_>,
+    locks: &PaymentLocks,
+    row: ParsedRow,
+    stored: Stored,
+) -> Result<Option<ReportLine>, String> {
+    let Stored {
+        state,
+        snapshot,
+        sending_at,
+    } = stored;
     let ParsedRow { idx, key, problem } = row;
     if let Some(e) = problem {
-        return finish(journal, idx, &key, Err((e, false)));
+        return finish(store, idx, &key, Err((e, false))).await;
     }
     let (provider, request) = match request_of(&key) {
         Ok(r) => r,
-        Err(e) => return finish(journal, idx, &key, Err((e, false))),
+        Err(e) => return finish(store, idx, &key, Err((e, false))).await,
     };
     if router.provider(&provider).is_err() {
         // Nothing sent; a rerun with the key set refunds the row.
         return finish(
-            journal,
+            store,
             idx,
             &key,
             Err((crate::not_configured(&provider), false)),
-        );
+        )
+        .await;
     }
     let _payment = locks.lock(&key.provider, &key.payment_id).await;
     let snapshot = snapshot.map(Snapshot::new);
@@ -405,44 +424,58 @@ async fn process(
             // Nothing was sent: the checks failed or the snapshot could not be taken.
             Err(e) => Err((e, false)),
             Ok(prepared) => {
-                journal.set_prepared(idx, prepared.snapshot.as_ref().map(Snapshot::as_str))?;
-                journal.set_state(idx, RowState::Sending)?;
+                let snapshot = prepared.snapshot.as_ref().map(Snapshot::as_str);
+                if store.mark_sending(idx, Some(snapshot)).await?.is_none() {
+                    return Ok(None);
+                }
                 router.execute(&prepared).await.map_err(|e| (e, true))
             }
         },
         RowState::Prepared => {
-            journal.set_state(idx, RowState::Sending)?;
+            if store.mark_sending(idx, None).await?.is_none() {
+                return Ok(None);
+            }
             router
                 .execute(&PreparedRefund::new(provider, request, snapshot))
                 .await
                 .map_err(|e| (e, true))
         }
         // May have been sent: reconcile, never send blindly.
-        RowState::Sending | RowState::Unknown | RowState::Done | RowState::Refused => router
-            .resume(&PreparedRefund::new(provider, request, snapshot))
-            .await
-            .map_err(|e| (e, true)),
+        // The time it was marked `sending` tells the router when the last request may have
+        // left (a provider whose absence proof settles late, Payabli, needs it).
+        RowState::Sending | RowState::Unknown | RowState::Done | RowState::Refused => {
+            let mut prepared = PreparedRefund::new(provider, request, snapshot);
+            if let Some(ms) = sending_at.and_then(|ms| u64::try_from(ms).ok()) {
+                prepared = prepared.with_last_sent_at(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms),
+                );
+            }
+            router.resume(&prepared).await.map_err(|e| (e, true))
+        }
     };
     finish(
-        journal,
+        store,
         idx,
         &key,
         result.map(|o| RefundJson::from_refund(&o.refund)),
     )
+    .await
 }
 
-fn finish(
-    journal: &Journal,
+async fn finish(
+    store: Store<'_>,
     idx: u64,
     key: &RowKey,
     result: Result<RefundJson, (Error, bool)>,
-) -> Result<ReportLine, String> {
+) -> Result<Option<ReportLine>, String> {
     let (state, line) = line_for(idx, key, &result);
     let text =
         serde_json::to_string(&line).map_err(|e| format!("cannot encode report line: {e}"))?;
     // With tracking: the row's outcome and its transition (see the end of journal.rs).
-    journal.finish_tracked(idx, state, &text, &crate::tracking::batch_update(&line))?;
-    Ok(line)
+    let kept = store
+        .finish(idx, state, &text, &crate::tracking::batch_update(&line))
+        .await?;
+    Ok(kept.then_some(line))
 }
 
 /// Totals printed at the end.
@@ -573,7 +606,12 @@ impl Summary {
 /// What `refund batch` was asked to do.
 pub(crate) struct BatchRun<'a> {
     pub(crate) file: &'a Path,
-    pub(crate) journal: &'a Path,
+    /// A SQLite file's path, or a `postgres://` URL.
+    pub(crate) journal: &'a str,
+    /// The batch's name in a PostgreSQL journal (default: the file's name).
+    pub(crate) batch_id: Option<&'a str>,
+    /// How long a PostgreSQL worker's claim on a row lasts without renewal.
+    pub(crate) lease: Duration,
     pub(crate) concurrency: usize,
     pub(crate) report: Option<&'a Path>,
     pub(crate) progress: bool,
@@ -596,6 +634,51 @@ impl Stopped {
             started: false,
         }
     }
+}
+
+/// The report file, if one was asked for.
+type Report = Option<LineWriter<File>>;
+
+fn open_report(args: &BatchRun<'_>) -> Result<Report, Stopped> {
+    args.report
+        .map(|p| {
+            File::create(p).map(LineWriter::new).map_err(|e| {
+                Stopped::before_start(Error::config(format!("cannot create {}: {e}", p.display())))
+            })
+        })
+        .transpose()
+}
+
+fn write_line(report: &mut Report, line: &ReportLine) -> Result<(), Error> {
+    if let Some(w) = report.as_mut() {
+        serde_json::to_string(line)
+            .map_err(|e| e.to_string())
+            .and_then(|text| writeln!(w, "{text}").map_err(|e| e.to_string()))
+            .map_err(|e| Error::config(format!("cannot write the report: {e}")))?;
+    }
+    Ok(())
+}
+
+fn flush_report(report: &mut Report) -> Result<(), Error> {
+    if let Some(w) = report.as_mut() {
+        w.flush()
+            .map_err(|e| Error::config(format!("cannot write the report: {e}")))?;
+    }
+    Ok(())
+}
+
+fn progress_bar(args: &BatchRun<'_>) -> indicatif::ProgressBar {
+    let progress = if args.progress {
+        // Drawn only when stderr is a terminal (indicatif hides itself otherwise).
+        indicatif::ProgressBar::new_spinner()
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} rows done ({elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    progress
 }
 
 /// Runs a batch. Returns the summary; the caller prints it and picks the exit code.
@@ -629,24 +712,22 @@ pub(crate) async fn run(router: &Router, args: BatchRun<'_>) -> Result<Summary, 
             found.join(",")
         )));
     }
-    let journal =
-        Journal::open(args.journal).map_err(|m| Stopped::before_start(Error::config(m)))?;
-    let mut report = match args.report {
-        Some(p) => Some(LineWriter::new(File::create(p).map_err(|e| {
-            Stopped::before_start(Error::config(format!("cannot create {}: {e}", p.display())))
-        })?)),
-        None => None,
-    };
-    let progress = if args.progress {
-        // Drawn only when stderr is a terminal (indicatif hides itself otherwise).
-        indicatif::ProgressBar::new_spinner()
+    if postgres::is_url(args.journal) {
+        run_postgres(router, &args, reader).await
     } else {
-        indicatif::ProgressBar::hidden()
-    };
-    progress.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {pos} rows done ({elapsed})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
+        run_sqlite(router, &args, reader).await
+    }
+}
+
+async fn run_sqlite(
+    router: &Router,
+    args: &BatchRun<'_>,
+    reader: csv::Reader<File>,
+) -> Result<Summary, Stopped> {
+    let journal = Journal::open(Path::new(args.journal))
+        .map_err(|m| Stopped::before_start(Error::config(m)))?;
+    let mut report = open_report(args)?;
+    let progress = progress_bar(args);
 
     // The first fatal problem; once set, no new row is started (rows in flight finish).
     let fatal: RefCell<Option<Error>> = RefCell::new(None);
@@ -687,39 +768,45 @@ pub(crate) async fn run(router: &Router, args: BatchRun<'_>) -> Result<Summary, 
     let mut results = futures_util::stream::iter(plans)
         .map(|plan| async move {
             match plan {
-                Plan::Stored(line) => Ok(line),
+                Plan::Stored(line) => Ok(Some(line)),
                 Plan::Work {
                     row,
                     state,
                     snapshot,
-                } => process(router, journal, locks, row, state, snapshot).await,
+                    sending_at,
+                } => {
+                    let stored = Stored {
+                        state,
+                        snapshot,
+                        sending_at,
+                    };
+                    process(router, Store::Sqlite(journal), locks, row, stored).await
+                }
             }
         })
         .buffer_unordered(args.concurrency.max(1));
     let mut summary = Summary::default();
     while let Some(result) = results.next().await {
         match result {
-            Ok(line) => {
+            Ok(Some(line)) => {
                 summary.add(&line);
-                if let Some(w) = report.as_mut() {
-                    let written = serde_json::to_string(&line)
-                        .map_err(|e| e.to_string())
-                        .and_then(|text| writeln!(w, "{text}").map_err(|e| e.to_string()));
-                    if let Err(e) = written {
-                        stop(Error::config(format!("cannot write the report: {e}")));
-                    }
+                if let Err(e) = write_line(&mut report, &line) {
+                    stop(e);
                 }
                 progress.inc(1);
             }
+            // Only a PostgreSQL worker loses rows to another.
+            Ok(None) => {}
             Err(e) => stop(Error::config(e)),
         }
     }
     drop(results);
     progress.finish_and_clear();
-    if let Some(w) = report.as_mut()
-        && let Err(e) = w.flush()
-    {
-        stop(Error::config(format!("cannot write the report: {e}")));
+    if let Err(e) = journal.flush() {
+        stop(Error::config(e));
+    }
+    if let Err(e) = flush_report(&mut report) {
+        stop(e);
     }
     match fatal.into_inner() {
         Some(error) => Err(Stopped {
@@ -728,6 +815,256 @@ pub(crate) async fn run(router: &Router, args: BatchRun<'_>) -> Result<Summary, 
         }),
         None => Ok(summary),
     }
+}
+
+/// Rows inserted into a PostgreSQL journal per statement.
+const LOAD_CHUNK: usize = 1000;
+
+/// One worker of a batch in PostgreSQL: inserts the file's rows (idempotently), then claims and
+/// processes rows until none is left that it may take, then reports the whole batch.
+async fn run_postgres(
+    router: &Router,
+    args: &BatchRun<'_>,
+    reader: csv::Reader<File>,
+) -> Result<Summary, Stopped> {
+    let batch_id = match args.batch_id {
+        Some(b) => b.to_owned(),
+        None => args
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .ok_or_else(|| {
+                Stopped::before_start(Error::invalid_input(format!(
+                    "{} has no file name to name the batch: use --batch-id",
+                    args.file.display()
+                )))
+            })?,
+    };
+    // Connections for intents and as many for results: one each per four rows in flight, at
+    // most eight (a worker opens at most 17). Each commit waits for a WAL flush, so rows in
+    // flight need connections of their own to share flushes (measured in BENCHMARKS.md §3).
+    let connections = args.concurrency.div_ceil(4).clamp(1, 8);
+    let journal = PgJournal::open(args.journal, &batch_id, args.lease, connections)
+        .await
+        .map_err(|m| Stopped::before_start(Error::config(m)))?;
+    tracing::info!(batch = %batch_id, worker = journal.owner(), "PostgreSQL journal: worker started");
+    let mut report = open_report(args)?;
+
+    // 1. Every row of the file is in the journal (inserted by whichever worker came first).
+    let mut chunk = Vec::with_capacity(LOAD_CHUNK);
+    let mut records = reader.into_byte_records().enumerate();
+    loop {
+        let next = records.next();
+        let at_end = next.is_none();
+        if let Some((i, rec)) = next {
+            let idx = u64::try_from(i).unwrap_or(u64::MAX);
+            let rec = rec.map_err(|e| {
+                Stopped::before_start(Error::invalid_input(format!(
+                    "cannot read row {} of {}: {e}",
+                    idx + 1,
+                    args.file.display()
+                )))
+            })?;
+            let row = parse_row(idx, &rec);
+            chunk.push((row.idx, row.key, row.problem.map(|e| e.to_string())));
+        }
+        if chunk.len() >= LOAD_CHUNK || (at_end && !chunk.is_empty()) {
+            let differs = journal
+                .load(&chunk)
+                .await
+                .map_err(|m| Stopped::before_start(Error::config(m)))?;
+            if let Some((idx, stored)) = differs {
+                let file = chunk
+                    .iter()
+                    .find(|(i, _, _)| *i == idx)
+                    .map(|(_, k, _)| k.clone())
+                    .unwrap_or_else(|| stored.clone());
+                return Err(Stopped::before_start(Error::invalid_input(format!(
+                    "row {} differs from the journal's batch {batch_id:?} (journal: {} {} reference {}; file: {} {} reference {}): use another --batch-id for another file",
+                    idx + 1,
+                    stored.provider,
+                    stored.payment_id,
+                    stored.reference,
+                    file.provider,
+                    file.payment_id,
+                    file.reference
+                ))));
+            }
+            chunk.clear();
+        }
+        if at_end {
+            break;
+        }
+    }
+
+    journal
+        .analyze()
+        .await
+        .map_err(|m| Stopped::before_start(Error::config(m)))?;
+
+    // 2. Claim and process rows; renew the leases held meanwhile.
+    let progress = progress_bar(args);
+    let outcome = work(router, &journal, args, &progress).await;
+    progress.finish_and_clear();
+    outcome.map_err(|e| Stopped {
+        error: Error::config(e),
+        started: true,
+    })?;
+
+    // 3. Report the whole batch, in row order, from the journal.
+    let stopped = |error: Error| Stopped {
+        error,
+        started: true,
+    };
+    let mut summary = Summary::default();
+    let mut after = None;
+    loop {
+        let page = journal
+            .page(after, 1000)
+            .await
+            .map_err(|m| stopped(Error::config(m)))?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.idx);
+        for row in page {
+            let line = row
+                .result
+                .as_deref()
+                .and_then(|s| serde_json::from_str::<ReportLine>(s).ok())
+                .unwrap_or_else(|| {
+                    // Not finished by anyone (a worker stopped midway): may have been applied.
+                    let e = Error::new(
+                        ErrorKind::OutcomeUnknown,
+                        format!(
+                            "row {} is still {} in the journal",
+                            row.idx + 1,
+                            row.state.as_str()
+                        ),
+                    );
+                    line_for(row.idx, &row.key, &Err((e, true))).1
+                });
+            summary.add(&line);
+            write_line(&mut report, &line).map_err(stopped)?;
+        }
+    }
+    flush_report(&mut report).map_err(stopped)?;
+    Ok(summary)
+}
+
+/// The claim loop of a PostgreSQL worker.
+async fn work(
+    router: &Router,
+    journal: &PgJournal,
+    args: &BatchRun<'_>,
+    progress: &indicatif::ProgressBar,
+) -> Result<(), String> {
+    let concurrency = args.concurrency.max(1);
+    // Claims come in groups of at least half the concurrency, so a worker holds at most about
+    // 1.5 times its concurrency in leases.
+    let refill_below = concurrency.div_ceil(2);
+    let poll = (args.lease / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
+    let locks = PaymentLocks::default();
+    let mut running = futures_util::stream::FuturesUnordered::new();
+    // Rows claimed and waiting for a slot.
+    let mut queue = std::collections::VecDeque::new();
+    let mut renew = tokio::time::interval((args.lease / 3).max(Duration::from_millis(10)));
+    renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // When a claim last found nothing (claims are not repeated faster than `poll` then).
+    let mut dry_since: Option<tokio::time::Instant> = None;
+    let mut fatal: Option<String> = None;
+    loop {
+        if fatal.is_none()
+            && queue.len() + running.len() < refill_below
+            && dry_since.is_none_or(|t| t.elapsed() >= poll)
+        {
+            let claimed = match journal
+                .claim(concurrency + refill_below - queue.len() - running.len())
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    fatal = Some(e);
+                    Vec::new()
+                }
+            };
+            dry_since = claimed.is_empty().then(tokio::time::Instant::now);
+            for c in claimed {
+                queue.push_back(c);
+            }
+        }
+        while running.len() < concurrency
+            && let Some(c) = queue.pop_front()
+        {
+            running.push(claimed_row(router, journal, &locks, c));
+        }
+        if running.is_empty() {
+            if fatal.is_some() {
+                break;
+            }
+            if dry_since.is_some() {
+                // Nothing to claim: done, unless rows are in other workers' hands (their
+                // leases may expire, and their rows then need reconciling).
+                if journal.held_by_others().await? == 0 {
+                    break;
+                }
+                tokio::time::sleep(poll).await;
+            }
+            continue;
+        }
+        tokio::select! {
+            done = running.next() => match done {
+                Some(Ok(Some(_))) => progress.inc(1),
+                Some(Ok(None)) => {}
+                Some(Err(e)) => { fatal.get_or_insert(e); }
+                None => {}
+            },
+            _ = renew.tick() => {
+                if let Err(e) = journal.renew().await {
+                    fatal.get_or_insert(e);
+                }
+            }
+            () = tokio::time::sleep(poll), if dry_since.is_some() && fatal.is_none() => {}
+        }
+    }
+    match fatal {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Processes a claimed row: the duplicate-reference check of a new row, then [`process`].
+/// Nothing is awaited before `process` takes the payment's lock, so that rows of one payment
+/// take it in row order (they are started in row order).
+async fn claimed_row(
+    router: &Router,
+    journal: &PgJournal,
+    locks: &PaymentLocks,
+    c: postgres::Claimed,
+) -> Result<Option<ReportLine>, String> {
+    let mut row = ParsedRow {
+        idx: c.idx,
+        key: c.key,
+        problem: c.problem.map(Error::invalid_input),
+    };
+    // As with SQLite: a reference already used by an earlier row is refused, checked only
+    // before anything is sent for the row. Every earlier row is in the journal: this worker
+    // inserted the whole file before claiming.
+    if c.state == RowState::New
+        && row.problem.is_none()
+        && let Some(first) = c.earlier_with_reference
+    {
+        row.problem = Some(Error::invalid_input(format!(
+            "row {}: reference {} is already used by row {} of this file",
+            row.idx + 1,
+            row.key.reference,
+            first.saturating_add(1)
+        )));
+    }
+    let stored = Stored {
+        state: c.state,
+        snapshot: c.snapshot,
+        sending_at: c.sending_at,
+    };
+    process(router, Store::Postgres(journal), locks, row, stored).await
 }
 
 #[cfg(test)]

@@ -101,6 +101,13 @@ pub(crate) enum Command {
     /// not touched, rows that may have been sent are looked up before anything is re-sent, and
     /// the rest are refunded. Never start over with a new journal.
     ///
+    /// With a PostgreSQL journal, start the same command (same file, same journal URL) on as
+    /// many machines as you like: each worker inserts the file's rows if missing, claims rows in
+    /// small groups under a lease that it renews while it works, and at the end reports the
+    /// whole batch. The rows of a worker that dies (even kill -9) are taken over by another once
+    /// their lease expires (30 s), and rows that may have been sent are looked up first, never
+    /// sent again blindly.
+    ///
     /// Row outcomes: succeeded, pending, declined; refused (nothing applied, and running again
     /// will not help: a malformed row, an invalid amount, currency or reference, a reference
     /// already used by an earlier row, unsupported, payment not found); failed (nothing applied,
@@ -110,8 +117,8 @@ pub(crate) enum Command {
     /// Exit codes: 0 every row ended succeeded, pending, declined or refused; 5 a row's outcome
     /// is unknown (run the same command again later); 1 a row failed, or the batch stopped
     /// midway (journal of another file, journal or report not writable); 4 the batch did not
-    /// start (unreadable file, wrong header, journal in use, invalid configuration); 2 usage
-    /// errors.
+    /// start (unreadable file, wrong header, journal in use or unreachable, a PostgreSQL batch
+    /// of another file, invalid configuration); 2 usage errors.
     Batch(BatchArgs),
     /// Follow the pending rows of a batch journal until they are final.
     ///
@@ -186,15 +193,21 @@ pub(crate) struct ListenArgs {
     /// row back). Each printed object then has a "journal" member: {"row", "applied",
     /// "outcome"}. While a `refund batch` holds the journal, deliveries are answered 503 so that
     /// the provider delivers them again later.
-    #[arg(long, value_name = "PATH")]
-    pub(crate) journal: Option<PathBuf>,
+    #[arg(long, value_name = "PATH|URL")]
+    pub(crate) journal: Option<String>,
+    /// With a PostgreSQL journal: the batch (default: the only batch the database holds).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) batch_id: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct FollowArgs {
-    /// The batch journal.
-    #[arg(long, value_name = "PATH")]
-    pub(crate) journal: PathBuf,
+    /// The batch journal: a SQLite file, or a postgres:// URL.
+    #[arg(long, value_name = "PATH|URL")]
+    pub(crate) journal: String,
+    /// With a PostgreSQL journal: the batch (default: the only batch the database holds).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) batch_id: Option<String>,
     /// How long to follow, in all: 90s, 15m, 2h or plain seconds.
     #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = parse_duration)]
     pub(crate) follow_for: std::time::Duration,
@@ -205,9 +218,12 @@ pub(crate) struct FollowArgs {
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct ReportArgs {
-    /// The batch journal.
-    #[arg(long, value_name = "PATH")]
-    pub(crate) journal: PathBuf,
+    /// The batch journal: a SQLite file, or a postgres:// URL.
+    #[arg(long, value_name = "PATH|URL")]
+    pub(crate) journal: String,
+    /// With a PostgreSQL journal: the batch (default: the only batch the database holds).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) batch_id: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -251,10 +267,21 @@ pub(crate) struct BatchArgs {
     /// CSV file with header provider,payment_id,amount,currency,reference,reason.
     #[arg(value_name = "FILE.csv")]
     pub(crate) file: PathBuf,
-    /// SQLite journal (created if missing); rerunning with the same journal never refunds a row
-    /// twice. One batch at a time per journal.
-    #[arg(long, value_name = "PATH")]
-    pub(crate) journal: PathBuf,
+    /// The journal: a SQLite file (created if missing; one process at a time), or a PostgreSQL
+    /// database `postgres://user:password@host:port/dbname?sslmode=disable` shared by any number
+    /// of `refund batch` workers running the same file (tables created if missing). Rerunning
+    /// with the same journal never refunds a row twice.
+    #[arg(long, value_name = "PATH|URL")]
+    pub(crate) journal: String,
+    /// The batch's name in a PostgreSQL journal (default: the file's name): every worker of one
+    /// batch uses the same; another file needs another name.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) batch_id: Option<String>,
+    /// How long a PostgreSQL worker's claim on a row lasts without renewal, in milliseconds
+    /// (renewed every third of it; a killed worker's rows wait this long).
+    #[arg(long, value_name = "MS", default_value_t = 30_000, hide = true,
+          value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+    pub(crate) lease_ms: u64,
     /// Refunds in flight at once.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub(crate) concurrency: u16,

@@ -195,12 +195,19 @@ async fn follow_row<S: TrackingStore>(
 /// its pending rows and prints the summary; returns the exit code.
 pub(crate) async fn command(
     router: &Router,
-    journal: &std::path::Path,
+    journal: &str,
+    batch_id: Option<&str>,
     budget: Duration,
     concurrency: usize,
     format: OutputFormat,
 ) -> u8 {
-    let store = match crate::journal::Journal::open_shared(journal, crate::tracking::BUSY_TIMEOUT) {
+    let store = match crate::tracking::TrackingJournal::open(
+        journal,
+        batch_id,
+        crate::tracking::BUSY_TIMEOUT,
+    )
+    .await
+    {
         Ok(j) => j,
         Err(m) => return output::print_error(format, &Error::config(m), None),
     };

@@ -5,11 +5,56 @@
 //! The rule that makes it safe: a row is marked `sending` and committed *before* its refund
 //! request leaves. On a rerun a `sending` or `unknown` row is never sent blindly: it is
 //! reconciled (looked up first) through the facade's `resume`.
+//!
+//! [`postgres`] holds the same journal on PostgreSQL, for several workers sharing one batch;
+//! [`Store`] is what a row's processing writes through, whichever the backend.
 
 use std::path::Path;
 use std::sync::{Mutex, PoisonError};
 
 use rusqlite::{Connection, OptionalExtension, params};
+
+pub(crate) mod postgres;
+
+/// Where a row's processing records its states: the backend of the batch's journal.
+#[derive(Clone, Copy)]
+pub(crate) enum Store<'a> {
+    /// One process, a SQLite file.
+    Sqlite(&'a Journal),
+    /// One worker of several, a PostgreSQL database.
+    Postgres(&'a postgres::PgJournal),
+}
+
+impl Store<'_> {
+    /// Marks a row `sending` (with its snapshot when `snapshot` is `Some`); returns once that is
+    /// committed, with the time it was marked, or `None` when this worker lost the row to
+    /// another (PostgreSQL: its lease expired): then nothing may be sent.
+    pub(crate) async fn mark_sending(
+        self,
+        idx: u64,
+        snapshot: Option<Option<&str>>,
+    ) -> JournalResult<Option<i64>> {
+        match self {
+            Store::Sqlite(j) => j.mark_sending(idx, snapshot).await.map(Some),
+            Store::Postgres(j) => j.mark_sending(idx, snapshot).await,
+        }
+    }
+
+    /// Records a row's state and report line, with the batch's tracking update (its outcome
+    /// and transition); `false` when another worker holds the row now.
+    pub(crate) async fn finish(
+        self,
+        idx: u64,
+        state: RowState,
+        result: &str,
+        update: &crate::tracking::StatusUpdate,
+    ) -> JournalResult<bool> {
+        match self {
+            Store::Sqlite(j) => j.finish(idx, state, result, update).map(|()| true),
+            Store::Postgres(j) => j.finish(idx, state, result, update).await,
+        }
+    }
+}
 
 /// A row's state in the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +88,7 @@ impl RowState {
         }
     }
 
-    fn parse(s: &str) -> Option<RowState> {
+    pub(crate) fn parse(s: &str) -> Option<RowState> {
         Some(match s {
             "new" => RowState::New,
             "prepared" => RowState::Prepared,
@@ -80,17 +125,85 @@ pub(crate) struct JournalRow {
     pub(crate) state: RowState,
     pub(crate) snapshot: Option<String>,
     pub(crate) result: Option<String>,
+    /// When the row was last marked `sending` (ms since the Unix epoch): where a provider's
+    /// absence proof depends on its idempotency window, the window starts here.
+    pub(crate) sending_at: Option<i64>,
 }
 
-/// The journal. Shared by the batch's tasks; every write is its own committed transaction.
+/// The journal. Shared by the batch's tasks.
+///
+/// Group commit: writes run at once inside one open transaction, which is committed when a
+/// row is marked `sending` (that row's request leaves only after the commit that holds its
+/// intent), when it holds many writes or has been open for a while, and at the end of the run.
+/// Rows whose intents arrive while a commit is pending share it, so a busy batch commits far
+/// fewer times than it writes. A final state lost with an uncommitted transaction (`kill -9`)
+/// leaves the row `sending`: a rerun looks it up, it never sends it again blindly.
 pub(crate) struct Journal {
-    conn: Mutex<Connection>,
+    inner: Mutex<Inner>,
 }
+
+struct Inner {
+    conn: Connection,
+    /// Whether a transaction is open.
+    open: bool,
+    /// The number of the open transaction (or of the last one, when none is open).
+    tx: u64,
+    /// The number of the last committed transaction.
+    committed: u64,
+    /// Writes in the open transaction.
+    writes: usize,
+    /// When the open transaction began.
+    began: std::time::Instant,
+}
+
+/// A transaction holding this many writes is committed.
+const MAX_WRITES: usize = 2048;
+/// A transaction open this long is committed at the next write.
+const MAX_OPEN: std::time::Duration = std::time::Duration::from_millis(200);
 
 pub(crate) type JournalResult<T> = Result<T, String>;
 
 fn err(e: rusqlite::Error) -> String {
     format!("journal: {e}")
+}
+
+impl Inner {
+    /// Runs `write` inside the open transaction (beginning one if needed); returns the number of
+    /// the transaction that holds it.
+    fn write(
+        &mut self,
+        write: impl FnOnce(&Connection) -> rusqlite::Result<usize>,
+    ) -> JournalResult<u64> {
+        if !self.open {
+            self.conn
+                .prepare_cached("BEGIN IMMEDIATE")
+                .and_then(|mut s| s.execute([]))
+                .map_err(err)?;
+            self.open = true;
+            self.tx = self.tx.wrapping_add(1);
+            self.writes = 0;
+            self.began = std::time::Instant::now();
+        }
+        write(&self.conn).map_err(err)?;
+        self.writes += 1;
+        let tx = self.tx;
+        if self.writes >= MAX_WRITES || self.began.elapsed() >= MAX_OPEN {
+            self.commit()?;
+        }
+        Ok(tx)
+    }
+
+    fn commit(&mut self) -> JournalResult<()> {
+        if self.open {
+            self.conn
+                .prepare_cached("COMMIT")
+                .and_then(|mut s| s.execute([]))
+                .map_err(err)?;
+            self.open = false;
+            self.committed = self.tx;
+        }
+        Ok(())
+    }
 }
 
 impl Journal {
@@ -145,46 +258,72 @@ impl Journal {
             COMMIT;",
         )
         .map_err(in_use)?;
+        // Journals written before `sending_at` existed get the column (NULL for their rows).
+        let has_sending_at: bool = conn
+            .query_row(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('rows') WHERE name = 'sending_at'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        if !has_sending_at {
+            conn.execute_batch("ALTER TABLE rows ADD COLUMN sending_at INTEGER")
+                .map_err(err)?;
+        }
         migrate_tracking(&conn).map_err(in_use)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(err)?;
-        Ok(Journal {
-            conn: Mutex::new(conn),
-        })
+        Ok(Journal::with_connection(conn))
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+    fn with_connection(conn: Connection) -> Journal {
+        Journal {
+            inner: Mutex::new(Inner {
+                conn,
+                open: false,
+                tx: 0,
+                committed: 0,
+                writes: 0,
+                began: std::time::Instant::now(),
+            }),
+        }
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub(crate) fn get(&self, idx: u64) -> JournalResult<Option<JournalRow>> {
-        let conn = self.conn();
-        let row = conn
-            .query_row(
-                "SELECT provider, payment_id, amount, currency, reference, reason, state, snapshot, result
+        let inner = self.inner();
+        let mut stmt = inner
+            .conn
+            .prepare_cached(
+                "SELECT provider, payment_id, amount, currency, reference, reason, state, snapshot, result, sending_at
                  FROM rows WHERE idx = ?1",
-                params![to_i64(idx)?],
-                |r| {
-                    Ok((
-                        RowKey {
-                            provider: r.get(0)?,
-                            payment_id: r.get(1)?,
-                            amount: r.get(2)?,
-                            currency: r.get(3)?,
-                            reference: r.get(4)?,
-                            reason: r.get(5)?,
-                        },
-                        r.get::<_, String>(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                    ))
-                },
             )
+            .map_err(err)?;
+        let row = stmt
+            .query_row(params![to_i64(idx)?], |r| {
+                Ok((
+                    RowKey {
+                        provider: r.get(0)?,
+                        payment_id: r.get(1)?,
+                        amount: r.get(2)?,
+                        currency: r.get(3)?,
+                        reference: r.get(4)?,
+                        reason: r.get(5)?,
+                    },
+                    r.get::<_, String>(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            })
             .optional()
             .map_err(err)?;
         match row {
             None => Ok(None),
-            Some((key, state, snapshot, result)) => {
+            Some((key, state, snapshot, result, sending_at)) => {
                 let state = RowState::parse(&state)
                     .ok_or_else(|| format!("journal: row {idx} has unknown state {state:?}"))?;
                 Ok(Some(JournalRow {
@@ -192,28 +331,31 @@ impl Journal {
                     state,
                     snapshot,
                     result,
+                    sending_at,
                 }))
             }
         }
     }
 
+    /// Records a new row (committed with the next commit).
     pub(crate) fn insert(&self, idx: u64, key: &RowKey) -> JournalResult<()> {
-        self.conn()
-            .execute(
+        let idx = to_i64(idx)?;
+        self.inner().write(|c| {
+            c.prepare_cached(
                 "INSERT INTO rows (idx, provider, payment_id, amount, currency, reference, reason, state, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'new', ?8)",
-                params![
-                    to_i64(idx)?,
-                    key.provider,
-                    key.payment_id,
-                    key.amount,
-                    key.currency,
-                    key.reference,
-                    key.reason,
-                    now()
-                ],
-            )
-            .map_err(err)?;
+            )?
+            .execute(params![
+                idx,
+                key.provider,
+                key.payment_id,
+                key.amount,
+                key.currency,
+                key.reference,
+                key.reason,
+                now()
+            ])
+        })?;
         Ok(())
     }
 
@@ -224,42 +366,91 @@ impl Journal {
         provider: &str,
         reference: &str,
     ) -> JournalResult<Option<u64>> {
-        let found: Option<i64> = self
-            .conn()
-            .query_row(
+        let idx = to_i64(idx)?;
+        let inner = self.inner();
+        let found: Option<i64> = inner
+            .conn
+            .prepare_cached(
                 "SELECT MIN(idx) FROM rows WHERE provider = ?1 AND reference = ?2 AND idx < ?3",
-                params![provider, reference, to_i64(idx)?],
-                |r| r.get(0),
             )
+            .and_then(|mut s| s.query_row(params![provider, reference, idx], |r| r.get(0)))
             .map_err(err)?;
         Ok(found.and_then(|i| u64::try_from(i).ok()))
     }
 
-    pub(crate) fn set_state(&self, idx: u64, state: RowState) -> JournalResult<()> {
-        self.conn()
-            .execute(
-                "UPDATE rows SET state = ?2, updated_at = ?3 WHERE idx = ?1",
-                params![to_i64(idx)?, state.as_str(), now()],
-            )
-            .map_err(err)?;
+    /// Marks a row `sending` (storing its snapshot when `snapshot` is `Some`) and returns once
+    /// that is committed: only then may its request leave. Returns the time it was marked.
+    pub(crate) async fn mark_sending(
+        &self,
+        idx: u64,
+        snapshot: Option<Option<&str>>,
+    ) -> JournalResult<i64> {
+        let at = now();
+        let i = to_i64(idx)?;
+        let tx = self.inner().write(|c| match snapshot {
+            Some(snapshot) => c
+                .prepare_cached(
+                    "UPDATE rows SET state = 'sending', snapshot = ?2, sending_at = ?3, updated_at = ?3 WHERE idx = ?1",
+                )?
+                .execute(params![i, snapshot, at]),
+            None => c
+                .prepare_cached(
+                    "UPDATE rows SET state = 'sending', sending_at = ?2, updated_at = ?2 WHERE idx = ?1",
+                )?
+                .execute(params![i, at]),
+        })?;
+        // Let the other rows add their writes to this transaction before it is committed.
+        tokio::task::yield_now().await;
+        let mut inner = self.inner();
+        if inner.committed < tx {
+            inner.commit()?;
+        }
+        Ok(at)
+    }
+
+    /// Records a row's final (or retryable) state and report line, and the batch's tracking
+    /// update (the row's outcome and its transition, see the end of this file), in the open
+    /// transaction: committed together with the next commit.
+    pub(crate) fn finish(
+        &self,
+        idx: u64,
+        state: RowState,
+        result: &str,
+        update: &StatusUpdate,
+    ) -> JournalResult<()> {
+        let i = to_i64(idx)?;
+        self.inner().write(|c| {
+            c.prepare_cached(
+                "UPDATE rows SET state = ?2, result = ?3, updated_at = ?4 WHERE idx = ?1",
+            )?
+            .execute(params![i, state.as_str(), result, now()])?;
+            apply_on(c, i, update).map(|_| 1)
+        })?;
         Ok(())
     }
 
-    pub(crate) fn set_prepared(&self, idx: u64, snapshot: Option<&str>) -> JournalResult<()> {
-        self.conn()
-            .execute(
-                "UPDATE rows SET state = 'prepared', snapshot = ?2, updated_at = ?3 WHERE idx = ?1",
-                params![to_i64(idx)?, snapshot, now()],
-            )
-            .map_err(err)?;
-        Ok(())
+    /// Commits every write so far.
+    pub(crate) fn flush(&self) -> JournalResult<()> {
+        self.inner().commit()
+    }
+
+    /// Sets a row's state (tests only), committed at once.
+    #[cfg(test)]
+    pub(crate) fn set_state(&self, idx: u64, state: RowState) -> JournalResult<()> {
+        let i = to_i64(idx)?;
+        self.inner().write(|c| {
+            c.prepare_cached("UPDATE rows SET state = ?2, updated_at = ?3 WHERE idx = ?1")?
+                .execute(params![i, state.as_str(), now()])
+        })?;
+        self.flush()
     }
 
     /// Counts of rows per state.
     #[cfg(test)]
     pub(crate) fn counts(&self) -> JournalResult<Vec<(String, u64)>> {
-        let conn = self.conn();
-        let mut stmt = conn
+        let inner = self.inner();
+        let mut stmt = inner
+            .conn
             .prepare("SELECT state, COUNT(*) FROM rows GROUP BY state ORDER BY state")
             .map_err(err)?;
         let rows = stmt
@@ -273,11 +464,20 @@ impl Journal {
     }
 }
 
-fn to_i64(idx: u64) -> JournalResult<i64> {
+impl Drop for Journal {
+    fn drop(&mut self) {
+        // Best effort: the run flushes explicitly; a write lost here only leaves a row to be
+        // looked up by the next run.
+        let _ = self.inner().commit();
+    }
+}
+
+pub(crate) fn to_i64(idx: u64) -> JournalResult<i64> {
     i64::try_from(idx).map_err(|_| format!("row index {idx} too large"))
 }
 
-fn now() -> i64 {
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
@@ -299,15 +499,15 @@ mod tests {
         }
     }
 
-    #[test]
-    fn states_survive_reopening() {
+    #[tokio::test]
+    async fn states_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.sqlite");
         {
             let j = Journal::open(&path).unwrap();
             j.insert(0, &key()).unwrap();
-            j.set_prepared(0, Some("snap")).unwrap();
-            j.set_state(0, RowState::Sending).unwrap();
+            let at = j.mark_sending(0, Some(Some("snap"))).await.unwrap();
+            assert!(at > 0);
             j.insert(
                 1,
                 &RowKey {
@@ -316,7 +516,7 @@ mod tests {
                 },
             )
             .unwrap();
-            j.finish_tracked(
+            j.finish(
                 1,
                 RowState::Done,
                 "{}",
@@ -329,12 +529,14 @@ mod tests {
                 },
             )
             .unwrap();
+            j.flush().unwrap();
         }
         let j = Journal::open(&path).unwrap();
         let r0 = j.get(0).unwrap().unwrap();
         assert_eq!(r0.state, RowState::Sending);
         assert_eq!(r0.snapshot.as_deref(), Some("snap"));
         assert_eq!(r0.key, key());
+        assert!(r0.sending_at.is_some());
         let r1 = j.get(1).unwrap().unwrap();
         assert_eq!(
             (r1.state, r1.result.as_deref()),
@@ -347,6 +549,60 @@ mod tests {
         );
         // A row cannot be inserted twice.
         assert!(j.insert(0, &key()).is_err());
+    }
+
+    #[tokio::test]
+    async fn intents_are_committed_before_mark_sending_returns_and_share_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(&dir.path().join("j.sqlite")).unwrap();
+        for i in 0..50 {
+            j.insert(
+                i,
+                &RowKey {
+                    reference: format!("rf-{i}"),
+                    ..key()
+                },
+            )
+            .unwrap();
+        }
+        // Inserts wait for the next commit.
+        assert!(j.inner().open);
+        j.mark_sending(0, Some(None)).await.unwrap();
+        let first = {
+            let inner = j.inner();
+            assert!(!inner.open && inner.committed == inner.tx);
+            inner.tx
+        };
+        // Fifty rows marked at once: every one returns committed, through one or two commits.
+        let marks = (1..50).map(|i| j.mark_sending(i, Some(None)));
+        for r in futures_util::future::join_all(marks).await {
+            r.unwrap();
+        }
+        let inner = j.inner();
+        assert!(!inner.open && inner.committed == inner.tx);
+        assert!(inner.tx - first <= 2, "{} commits", inner.tx - first);
+        drop(inner);
+        // A result rides along with the next commit.
+        j.finish(
+            0,
+            RowState::Done,
+            "{}",
+            &crate::tracking::StatusUpdate {
+                to: "succeeded",
+                source: crate::tracking::Source::Batch,
+                refund_id: None,
+                detail: None,
+                at_ms: 0,
+            },
+        )
+        .unwrap();
+        assert!(j.inner().open);
+        j.flush().unwrap();
+        assert!(!j.inner().open);
+        assert_eq!(
+            j.counts().unwrap(),
+            vec![("done".to_string(), 1), ("sending".to_string(), 49)]
+        );
     }
 }
 
@@ -457,38 +713,35 @@ fn immediate(conn: &Connection) -> JournalResult<rusqlite::Transaction<'_>> {
         .map_err(err)
 }
 
-/// Records `update` for row `idx` inside `tx` when its source may move the row (see
+/// Records `update` for row `idx` inside the transaction open on `tx` when its source may move the row (see
 /// `Source::may_move`): a guarded UPDATE (on the outcome read, never from a final one) and its
 /// transition. Returns the transition written, if any.
-fn apply_in(
-    tx: &rusqlite::Transaction<'_>,
+fn apply_on(
+    tx: &Connection,
     idx: i64,
     update: &StatusUpdate,
-) -> JournalResult<Option<Transition>> {
+) -> rusqlite::Result<Option<Transition>> {
     let current: Option<(Option<String>, String)> = tx
         .query_row(
             "SELECT outcome, state FROM rows WHERE idx = ?1",
             params![idx],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
-        .optional()
-        .map_err(err)?;
+        .optional()?;
     let Some((from, state)) = current else {
         return Ok(None);
     };
     if !update.source.may_move(from.as_deref(), &state, update.to) {
         return Ok(None);
     }
-    let changed = tx
-        .execute(
-            &format!(
-                "UPDATE rows SET outcome = ?2, refund_id = COALESCE(refund_id, ?3), updated_at = ?5
+    let changed = tx.execute(
+        &format!(
+            "UPDATE rows SET outcome = ?2, refund_id = COALESCE(refund_id, ?3), updated_at = ?5
                  WHERE idx = ?1 AND outcome IS ?4
                    AND (outcome IS NULL OR outcome NOT IN {FINAL_OUTCOMES_SQL})"
-            ),
-            params![idx, update.to, update.refund_id, from, update.at_ms],
-        )
-        .map_err(err)?;
+        ),
+        params![idx, update.to, update.refund_id, from, update.at_ms],
+    )?;
     if changed != 1 {
         return Ok(None);
     }
@@ -504,8 +757,7 @@ fn apply_in(
             update.refund_id,
             update.detail
         ],
-    )
-    .map_err(err)?;
+    )?;
     Ok(Some(Transition {
         at_ms: update.at_ms,
         from,
@@ -570,9 +822,7 @@ impl Journal {
             ));
         }
         migrate_tracking(&conn).map_err(in_use)?;
-        Ok(Journal {
-            conn: Mutex::new(conn),
-        })
+        Ok(Journal::with_connection(conn))
     }
 
     /// Records a status change of row `idx` with its transition, unless the row's outcome is
@@ -584,32 +834,13 @@ impl Journal {
         idx: u64,
         update: &StatusUpdate,
     ) -> JournalResult<Option<Transition>> {
-        let conn = self.conn();
-        let tx = immediate(&conn)?;
-        let transition = apply_in(&tx, to_i64(idx)?, update)?;
+        let mut inner = self.inner();
+        // A batch that follows its own rows still holds its group transaction: commit it first.
+        inner.commit()?;
+        let tx = immediate(&inner.conn)?;
+        let transition = apply_on(&tx, to_i64(idx)?, update).map_err(err)?;
         tx.commit().map_err(err)?;
         Ok(transition)
-    }
-
-    /// Records a row's final journal state and result, and the batch's tracking update, in one
-    /// transaction: a row's result and its outcome are committed together.
-    pub(crate) fn finish_tracked(
-        &self,
-        idx: u64,
-        state: RowState,
-        result: &str,
-        update: &StatusUpdate,
-    ) -> JournalResult<()> {
-        let idx = to_i64(idx)?;
-        let conn = self.conn();
-        let tx = immediate(&conn)?;
-        tx.execute(
-            "UPDATE rows SET state = ?2, result = ?3, updated_at = ?4 WHERE idx = ?1",
-            params![idx, state.as_str(), result, now()],
-        )
-        .map_err(err)?;
-        apply_in(&tx, idx, update)?;
-        tx.commit().map_err(err)
     }
 
     /// Rows matching `filter` (an SQL condition on `rows` with positional parameters), in file
@@ -620,7 +851,9 @@ impl Journal {
         args: &[&dyn rusqlite::ToSql],
         with_transitions: bool,
     ) -> JournalResult<Vec<TrackedRow>> {
-        let conn = self.conn();
+        let mut inner = self.inner();
+        inner.commit()?;
+        let conn = &inner.conn;
         let mut rows: Vec<TrackedRow> = {
             let mut stmt = conn
                 .prepare(&format!(

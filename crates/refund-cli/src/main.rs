@@ -70,7 +70,7 @@ async fn run(cli: Cli) -> u8 {
             OutputArg::Json => report::ReportFormat::Json,
             OutputArg::Csv => report::ReportFormat::Csv,
         };
-        return report::command(&args.journal, format).await;
+        return report::command(&args.journal, args.batch_id.as_deref(), format).await;
     }
     let format = match cli.output {
         OutputArg::Human => OutputFormat::Human,
@@ -91,6 +91,7 @@ async fn run(cli: Cli) -> u8 {
                 follow::command(
                     &router,
                     &args.journal,
+                    args.batch_id.as_deref(),
                     args.follow_for,
                     usize::from(args.concurrency),
                     format,
@@ -123,6 +124,8 @@ async fn batch_command(
     let run = batch::BatchRun {
         file: &args.file,
         journal: &args.journal,
+        batch_id: args.batch_id.as_deref(),
+        lease: std::time::Duration::from_millis(args.lease_ms),
         concurrency: usize::from(args.concurrency),
         report: args.report.as_deref(),
         // Log lines on stderr would tear a progress bar apart.
@@ -132,19 +135,30 @@ async fn batch_command(
         Ok(summary) if args.follow => {
             // The batch has closed its journal: follow its pending rows (shared with webhook
             // listeners, like `refund follow`).
-            let followed =
-                match journal::Journal::open_shared(&args.journal, tracking::BUSY_TIMEOUT) {
-                    Ok(store) => {
-                        follow::follow_rows(
-                            &router,
-                            &store,
-                            args.follow_for,
-                            usize::from(args.concurrency),
-                        )
-                        .await
-                    }
-                    Err(m) => Err(m),
-                };
+            // The batch a PostgreSQL journal names this run (as `batch::run` chose it).
+            let batch_id = args.batch_id.clone().or_else(|| {
+                args.file
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+            });
+            let followed = match tracking::TrackingJournal::open(
+                &args.journal,
+                batch_id.as_deref(),
+                tracking::BUSY_TIMEOUT,
+            )
+            .await
+            {
+                Ok(store) => {
+                    follow::follow_rows(
+                        &router,
+                        &store,
+                        args.follow_for,
+                        usize::from(args.concurrency),
+                    )
+                    .await
+                }
+                Err(m) => Err(m),
+            };
             let code = match &followed {
                 Ok(f) if summary.exit_code() == output::EXIT_OK => f.exit_code(),
                 Ok(_) => summary.exit_code(),

@@ -213,12 +213,18 @@ impl Report {
 
 /// `refund report --journal PATH`: prints the report; returns the exit code (0, or 4 when the
 /// journal cannot be opened, 1 when it cannot be read).
-pub(crate) async fn command(journal: &std::path::Path, format: ReportFormat) -> u8 {
+pub(crate) async fn command(journal: &str, batch_id: Option<&str>, format: ReportFormat) -> u8 {
     let error_format = match format {
         ReportFormat::Json => crate::cli::OutputFormat::Json,
         _ => crate::cli::OutputFormat::Human,
     };
-    let store = match crate::journal::Journal::open_shared(journal, crate::tracking::BUSY_TIMEOUT) {
+    let store = match crate::tracking::TrackingJournal::open(
+        journal,
+        batch_id,
+        crate::tracking::BUSY_TIMEOUT,
+    )
+    .await
+    {
         Ok(j) => j,
         Err(m) => return crate::output::print_error(error_format, &Error::config(m), None),
     };

@@ -224,6 +224,84 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// A batch journal opened for tracking: a SQLite file (shared mode) or one batch of a
+/// PostgreSQL journal.
+pub(crate) enum TrackingJournal {
+    /// A SQLite journal file.
+    Sqlite(crate::journal::Journal),
+    /// A batch of a PostgreSQL journal.
+    Postgres(crate::journal::postgres::PgTracking),
+}
+
+impl TrackingJournal {
+    /// Opens `journal` (a SQLite path, or a `postgres://` URL with the batch `batch_id`, needed
+    /// only when the database holds several batches). A SQLite journal waits up to
+    /// `busy_timeout` for another writer.
+    ///
+    /// # Errors
+    /// The journal does not exist, cannot be opened, or (SQLite) a `refund batch` holds it.
+    pub(crate) async fn open(
+        journal: &str,
+        batch_id: Option<&str>,
+        busy_timeout: std::time::Duration,
+    ) -> JournalResult<TrackingJournal> {
+        if crate::journal::postgres::is_url(journal) {
+            crate::journal::postgres::PgTracking::open(journal, batch_id)
+                .await
+                .map(TrackingJournal::Postgres)
+        } else {
+            crate::journal::Journal::open_shared(std::path::Path::new(journal), busy_timeout)
+                .map(TrackingJournal::Sqlite)
+        }
+    }
+}
+
+impl TrackingStore for TrackingJournal {
+    async fn pending_rows(&self) -> JournalResult<Vec<TrackedRow>> {
+        match self {
+            TrackingJournal::Sqlite(j) => j.pending_rows().await,
+            TrackingJournal::Postgres(j) => j.pending_rows().await,
+        }
+    }
+
+    async fn rows_for_event(
+        &self,
+        provider: &str,
+        payment_id: Option<&str>,
+        reference: Option<&str>,
+        refund_id: Option<&str>,
+    ) -> JournalResult<Vec<TrackedRow>> {
+        match self {
+            TrackingJournal::Sqlite(j) => {
+                j.rows_for_event(provider, payment_id, reference, refund_id)
+                    .await
+            }
+            TrackingJournal::Postgres(j) => {
+                j.rows_for_event(provider, payment_id, reference, refund_id)
+                    .await
+            }
+        }
+    }
+
+    async fn apply_status(
+        &self,
+        idx: u64,
+        update: &StatusUpdate,
+    ) -> JournalResult<Option<Transition>> {
+        match self {
+            TrackingJournal::Sqlite(j) => j.apply_status(idx, update).await,
+            TrackingJournal::Postgres(j) => j.apply_status(idx, update).await,
+        }
+    }
+
+    async fn rows_for_report(&self) -> JournalResult<Vec<TrackedRow>> {
+        match self {
+            TrackingJournal::Sqlite(j) => j.rows_for_report().await,
+            TrackingJournal::Postgres(j) => j.rows_for_report().await,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@ struct Listener {
     receiver: Arc<WebhookReceiver>,
     provider: ProviderId,
     /// The batch journal the events are applied to (`--journal`).
-    journal: Option<Arc<std::path::PathBuf>>,
+    journal: Option<Arc<(String, Option<String>)>>,
 }
 
 /// Applies a verified refund event to the journal: finds its row (provider, payment, then
@@ -32,11 +32,16 @@ struct Listener {
 /// The journal cannot be opened (a batch holds it) or written: the delivery is answered 503 so
 /// that the provider sends it again later.
 async fn apply_to_journal(
-    path: &std::path::Path,
+    (journal, batch_id): &(String, Option<String>),
     event: &refund_facade::refund_core::webhook::RefundEvent,
 ) -> Result<serde_json::Value, String> {
     use crate::tracking::{Source, StatusUpdate, TrackingStore, match_event, now_ms};
-    let store = crate::journal::Journal::open_shared(path, crate::tracking::WEBHOOK_BUSY_TIMEOUT)?;
+    let store = crate::tracking::TrackingJournal::open(
+        journal,
+        batch_id.as_deref(),
+        crate::tracking::WEBHOOK_BUSY_TIMEOUT,
+    )
+    .await?;
     let provider = event.provider.as_str();
     let payment = event.payment_id.as_ref().map(|p| p.as_str());
     let reference = event.reference.as_ref().map(|r| r.as_str());
@@ -218,15 +223,15 @@ pub(crate) async fn listen(args: ListenArgs, format: OutputFormat) -> u8 {
         Err(e) => return output::print_error(format, &e, None),
     };
     if let Some(path) = &args.journal
-        && !path.exists()
+        && !crate::journal::postgres::is_url(path)
+        && !std::path::Path::new(path).exists()
     {
         // Fail at start on a missing journal, not on every delivery. (One held by a running
         // batch is fine: deliveries are answered 503 until it ends.)
         return output::print_error(
             format,
             &Error::config(format!(
-                "journal {} does not exist (it is created by `refund batch`)",
-                path.display()
+                "journal {path} does not exist (it is created by `refund batch`)"
             )),
             None,
         );
@@ -248,7 +253,10 @@ pub(crate) async fn listen(args: ListenArgs, format: OutputFormat) -> u8 {
     let state = Listener {
         receiver: Arc::new(receiver),
         provider: args.provider.id(),
-        journal: args.journal.clone().map(Arc::new),
+        journal: args
+            .journal
+            .clone()
+            .map(|j| Arc::new((j, args.batch_id.clone()))),
     };
     let app = axum::Router::new()
         .fallback(axum::routing::post(handle))

@@ -79,7 +79,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::delivery::{Outbox, Scheme};
 use crate::record::{
-    Fate, Ledger, Operation, PaymentSnapshot, RefundEntry, RefundRecord, Resolved, money, zero_of,
+    Fate, KeyWindow, Ledger, Operation, PaymentSnapshot, RefundEntry, RefundRecord, Resolved,
+    money, zero_of,
 };
 use crate::server::{Call, Provider, Reply, Routing, lock};
 use crate::util::{
@@ -270,6 +271,14 @@ impl crate::PayabliSandbox {
         *offset = offset.saturating_add(by);
     }
 
+    /// The idempotency window (`PayabliConfig::idempotency_window`, default 2 minutes). A client
+    /// of this emulator set to the same window (`refund_payabli::Client::with_sandbox_idempotency_window`,
+    /// or `PAYABLI_SANDBOX_IDEMPOTENCY_WINDOW_MS` for the facade and the CLI) waits no longer
+    /// than the emulator remembers keys.
+    pub fn idempotency_window(&self) -> Duration {
+        self.server.shared.provider.window
+    }
+
     /// How many applied refunds are not visible to Y-L1 yet (slow commit).
     pub fn uncommitted_refunds(&self) -> usize {
         let emulator = &self.server.shared.provider;
@@ -397,7 +406,7 @@ pub(crate) struct PayabliEmulator {
     window: Duration,
     ledger: Mutex<Ledger<PaymentState>>,
     /// `idempotencyKey` → when it was first seen.
-    keys: Mutex<HashMap<String, Instant>>,
+    keys: Mutex<KeyWindow>,
     outbox: Outbox,
     quirks: Mutex<PayabliQuirks>,
     /// What [`advance_time`](crate::PayabliSandbox::advance_time) added to real time.
@@ -422,7 +431,7 @@ impl PayabliEmulator {
             seeded: config.seeded,
             window: config.idempotency_window,
             ledger: Mutex::new(Ledger::default()),
-            keys: Mutex::new(HashMap::new()),
+            keys: Mutex::new(KeyWindow::default()),
             outbox: Outbox::new(Scheme::Payabli, config.webhook)?,
             quirks: Mutex::new(config.quirks),
             offset: Mutex::new(Duration::ZERO),
@@ -490,9 +499,9 @@ impl PayabliEmulator {
         let now = self.now();
         let ignore = lock(&self.quirks).ignore_idempotency_key;
         let mut keys = lock(&self.keys);
-        keys.retain(|_, seen| now.saturating_duration_since(*seen) < self.window);
+        keys.expire(now, self.window);
         // The quirk: v2 does not look at the key, so a repeat is processed like a new request.
-        if keys.contains_key(key) && !ignore {
+        if keys.contains(key) && !ignore {
             return Err(Reply {
                 status: StatusCode::CONFLICT,
                 content_type: "text/plain; charset=utf-8",
@@ -734,9 +743,8 @@ impl PayabliEmulator {
         let visible = |r: &RefundEntry| self.visible(&r.id, virtual_now);
         let record = payment_details(&ledger, id, &visible).or_else(|| {
             ledger
-                .refunds
-                .iter()
-                .find(|r| r.id == id && visible(r))
+                .refund_by_id(id)
+                .filter(|r| visible(r))
                 .and_then(|r| refund_details(&ledger, r, now))
         });
         match record {

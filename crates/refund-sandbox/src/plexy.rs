@@ -502,9 +502,7 @@ impl PlexyEmulator {
         let found = match payment_transaction(&ledger, id, now) {
             Some(t) => Some(t),
             None => ledger
-                .refunds
-                .iter()
-                .find(|r| r.id == id)
+                .refund_by_id(id)
                 .and_then(|r| refund_transaction(r, now)),
         };
         match found {
@@ -517,9 +515,7 @@ impl PlexyEmulator {
         let ledger = lock(&self.ledger);
         let now = Instant::now();
         let refund = ledger
-            .refunds
-            .iter()
-            .find(|r| r.reference.as_deref() == Some(reference))
+            .first_refund_with_reference(reference)
             .and_then(|r| refund_transaction(r, now));
         let found = refund.or_else(|| {
             ledger

@@ -3,6 +3,7 @@
 //! These are the sandbox's own records (the truth), not what a provider's API shows: a test
 //! compares them with what a client believes happened.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::{Instant, SystemTime};
 
@@ -213,11 +214,25 @@ impl RefundEntry {
 #[derive(Debug)]
 pub(crate) struct Ledger<P> {
     pub(crate) payments: HashMap<String, P>,
-    /// Payment ids in creation order, for listings.
     pub(crate) order: Vec<String>,
     pub(crate) refunds: Vec<RefundEntry>,
-    /// The last id number handed out (refund ids are built from it).
     pub(crate) counter: u64,
+    /// Lookups into `refunds`, so that no request scans the ledger. Refunds are only ever
+    /// appended (`refunds.push`), so the index catches up with new entries whenever it is read,
+    /// and a push anywhere keeps it right. A `RefCell`: the ledger lives behind a `Mutex`.
+    index: RefCell<RefundIndex>,
+}
+
+/// Positions in `Ledger::refunds`, in creation order.
+#[derive(Debug, Default)]
+struct RefundIndex {
+    /// Entries indexed so far (`refunds[..seen]`).
+    seen: usize,
+    by_payment: HashMap<String, Vec<usize>>,
+    by_reference: HashMap<String, Vec<usize>>,
+    by_id: HashMap<String, usize>,
+    /// Pending entries not yet announced final (see `take_finalized`).
+    pending: Vec<usize>,
 }
 
 impl<P> Default for Ledger<P> {
@@ -227,6 +242,7 @@ impl<P> Default for Ledger<P> {
             order: Vec::new(),
             refunds: Vec::new(),
             counter: 0,
+            index: RefCell::new(RefundIndex::default()),
         }
     }
 }
@@ -242,16 +258,63 @@ impl<P> Ledger<P> {
         self.payments.insert(id, payment);
     }
 
+    /// The index, brought up to date with the entries appended since it was last read.
+    fn index(&self) -> std::cell::RefMut<'_, RefundIndex> {
+        let mut ix = self.index.borrow_mut();
+        if ix.seen > self.refunds.len() {
+            // Entries were removed (never done today): start over.
+            *ix = RefundIndex::default();
+        }
+        while let Some(r) = self.refunds.get(ix.seen) {
+            let i = ix.seen;
+            ix.by_payment
+                .entry(r.payment_id.clone())
+                .or_default()
+                .push(i);
+            if let Some(reference) = &r.reference {
+                ix.by_reference
+                    .entry(reference.clone())
+                    .or_default()
+                    .push(i);
+            }
+            ix.by_id.entry(r.id.clone()).or_insert(i);
+            if matches!(r.fate, Fate::Pending { .. }) && !r.announced_final {
+                ix.pending.push(i);
+            }
+            ix.seen += 1;
+        }
+        ix
+    }
+
     pub(crate) fn refunds_of<'a>(
         &'a self,
         payment_id: &'a str,
     ) -> impl Iterator<Item = &'a RefundEntry> + 'a {
-        self.refunds
-            .iter()
-            .filter(move |r| r.payment_id == payment_id)
+        let positions = self
+            .index()
+            .by_payment
+            .get(payment_id)
+            .cloned()
+            .unwrap_or_default();
+        positions.into_iter().filter_map(|i| self.refunds.get(i))
     }
 
-    /// The sum of the applied refunds of a payment, in minor units.
+    /// The refund with this id.
+    pub(crate) fn refund_by_id(&self, id: &str) -> Option<&RefundEntry> {
+        let i = self.index().by_id.get(id).copied()?;
+        self.refunds.get(i)
+    }
+
+    /// The first refund created with this reference.
+    pub(crate) fn first_refund_with_reference(&self, reference: &str) -> Option<&RefundEntry> {
+        let i = self
+            .index()
+            .by_reference
+            .get(reference)
+            .and_then(|v| v.first().copied())?;
+        self.refunds.get(i)
+    }
+
     pub(crate) fn refunded_minor(&self, payment_id: &str) -> i64 {
         self.refunds_of(payment_id)
             .filter(|r| r.applied())
@@ -263,23 +326,32 @@ impl<P> Ledger<P> {
         self.refunds_of(payment_id).filter(|r| r.applied()).count()
     }
 
-    /// The pending refunds whose final state is due at `now` and not yet announced by webhook
-    /// (marked announced now), and when the next one falls due.
     pub(crate) fn take_finalized(&mut self, now: Instant) -> (Vec<usize>, Option<Instant>) {
+        let mut pending = std::mem::take(&mut self.index().pending);
         let mut due = Vec::new();
         let mut next: Option<Instant> = None;
-        for (index, r) in self.refunds.iter_mut().enumerate() {
-            if let Fate::Pending { until, .. } = r.fate
-                && !r.announced_final
-            {
-                if until <= now {
-                    r.announced_final = true;
-                    due.push(index);
-                } else {
-                    next = Some(next.map_or(until, |n| n.min(until)));
+        pending.retain(|&index| {
+            let Some(r) = self.refunds.get_mut(index) else {
+                return false;
+            };
+            match r.fate {
+                Fate::Pending { until, .. } if !r.announced_final => {
+                    if until <= now {
+                        r.announced_final = true;
+                        due.push(index);
+                        false
+                    } else {
+                        next = Some(next.map_or(until, |n| n.min(until)));
+                        true
+                    }
                 }
+                _ => false,
             }
-        }
+        });
+        // Entries appended meanwhile are indexed (as pending) by the next `index()`.
+        let mut ix = self.index();
+        pending.append(&mut ix.pending);
+        ix.pending = pending;
         (due, next)
     }
 
@@ -290,9 +362,44 @@ impl<P> Ledger<P> {
     }
 }
 
-/// Builds money from minor units that the sandbox computed itself (never negative), in the
-/// currency of `zero`. `zero` is also the fallback, which `from_minor` never needs for a
-/// non-negative value.
+/// Idempotency keys seen inside a sliding window: a map for the lookup and a queue in arrival
+/// order for the expiry, so that a request costs no scan of every key.
+#[derive(Debug, Default)]
+pub(crate) struct KeyWindow {
+    seen: HashMap<String, Instant>,
+    queue: std::collections::VecDeque<(Instant, String)>,
+}
+
+impl KeyWindow {
+    /// Forgets the keys first seen `window` or longer before `now`.
+    pub(crate) fn expire(&mut self, now: Instant, window: std::time::Duration) {
+        while let Some((at, _)) = self.queue.front() {
+            if now.saturating_duration_since(*at) < window {
+                break;
+            }
+            if let Some((at, key)) = self.queue.pop_front()
+                && self.seen.get(&key) == Some(&at)
+            {
+                self.seen.remove(&key);
+            }
+        }
+    }
+
+    pub(crate) fn contains(&self, key: &str) -> bool {
+        self.seen.contains_key(key)
+    }
+
+    pub(crate) fn insert(&mut self, key: String, now: Instant) {
+        self.queue.push_back((now, key.clone()));
+        self.seen.insert(key, now);
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.seen.clear();
+        self.queue.clear();
+    }
+}
+
 pub(crate) fn money(minor: i64, zero: Money) -> Money {
     Money::from_minor(minor.max(0), zero.currency()).unwrap_or(zero)
 }
@@ -358,5 +465,110 @@ impl LoggedRequest {
             "note": self.note,
             "received_at": rfc3339_millis(self.received_at),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use std::time::Duration;
+
+    use super::*;
+
+    fn entry(id: &str, payment: &str, reference: Option<&str>, fate: Fate) -> RefundEntry {
+        RefundEntry {
+            id: id.into(),
+            payment_id: payment.into(),
+            reference: reference.map(Into::into),
+            amount: Money::from_minor(100, Currency::USD).unwrap(),
+            fate,
+            created_at: SystemTime::now(),
+            created_instant: Instant::now(),
+            link_id: 0,
+            note: None,
+            announced_final: false,
+        }
+    }
+
+    #[test]
+    fn the_index_follows_pushes_and_answers_like_a_scan() {
+        let mut l: Ledger<()> = Ledger::default();
+        l.refunds.push(entry("r1", "p1", Some("a"), Fate::Approved));
+        assert_eq!(l.applied_count("p1"), 1);
+        // Pushed after the index was read: still found.
+        l.refunds
+            .push(entry("r2", "p2", Some("a"), Fate::Declined("05".into())));
+        l.refunds.push(entry("r3", "p1", None, Fate::Approved));
+        assert_eq!(
+            l.refunds_of("p1")
+                .map(|r| r.id.as_str())
+                .collect::<Vec<_>>(),
+            ["r1", "r3"]
+        );
+        assert_eq!(l.refunded_minor("p1"), 200);
+        assert_eq!(l.applied_count("p2"), 0);
+        assert_eq!(l.refund_by_id("r2").unwrap().payment_id, "p2");
+        assert!(l.refund_by_id("r9").is_none());
+        assert_eq!(l.first_refund_with_reference("a").unwrap().id, "r1");
+        assert!(l.first_refund_with_reference("b").is_none());
+    }
+
+    #[test]
+    fn pending_refunds_are_announced_once_when_due() {
+        let mut l: Ledger<()> = Ledger::default();
+        let now = Instant::now();
+        let later = now + Duration::from_secs(60);
+        l.refunds.push(entry(
+            "r1",
+            "p1",
+            None,
+            Fate::Pending {
+                until: now,
+                approve: true,
+            },
+        ));
+        l.refunds.push(entry(
+            "r2",
+            "p1",
+            None,
+            Fate::Pending {
+                until: later,
+                approve: true,
+            },
+        ));
+        l.refunds.push(entry("r3", "p1", None, Fate::Approved));
+        assert_eq!(l.take_finalized(now), (vec![0], Some(later)));
+        assert_eq!(l.take_finalized(now), (vec![], Some(later)));
+        l.refunds.push(entry(
+            "r4",
+            "p2",
+            None,
+            Fate::Pending {
+                until: now,
+                approve: false,
+            },
+        ));
+        l.resolve_pending(now);
+        assert_eq!(l.take_finalized(now), (vec![1, 3], None));
+        assert_eq!(l.take_finalized(later), (vec![], None));
+    }
+
+    #[test]
+    fn keys_expire_after_the_window_and_can_be_seen_again() {
+        let window = Duration::from_secs(10);
+        let t0 = Instant::now();
+        let mut k = KeyWindow::default();
+        k.insert("a".into(), t0);
+        k.insert("b".into(), t0 + Duration::from_secs(5));
+        k.expire(t0 + Duration::from_secs(9), window);
+        assert!(k.contains("a") && k.contains("b"));
+        k.expire(t0 + Duration::from_secs(10), window);
+        assert!(!k.contains("a") && k.contains("b"));
+        k.insert("a".into(), t0 + Duration::from_secs(12));
+        k.expire(t0 + Duration::from_secs(15), window);
+        assert!(k.contains("a") && !k.contains("b"));
+        k.clear();
+        assert!(!k.contains("a"));
     }
 }

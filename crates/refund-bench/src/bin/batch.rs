@@ -11,7 +11,13 @@
 //! refund (answered `PENDING`), a full Payabli refund; every row a fresh payment. The run checks
 //! that every row ended succeeded or pending.
 //!
-//! Usage: `batch --refund PATH [--rows 10000,100000] [--concurrency 32] [--json]`
+//! With `--postgres URL`, the journal is that PostgreSQL database instead, and each size runs
+//! once per count in `--workers` (default `1,4`): that many `refund batch` processes on the same
+//! file and batch id, started together; the time is until the last one exits, the CPU is
+//! their sum, the RSS the largest.
+//!
+//! Usage: `batch --refund PATH [--rows 10000,100000] [--concurrency 32] [--postgres URL
+//! [--workers 1,4]] [--json]`
 
 #![allow(
     clippy::float_arithmetic,
@@ -34,7 +40,16 @@ struct Args {
     refund: PathBuf,
     rows: Vec<usize>,
     concurrency: u16,
+    postgres: Option<String>,
+    workers: Vec<usize>,
     json: bool,
+}
+
+fn list(text: Option<String>, what: &str) -> Result<Vec<usize>, String> {
+    text.ok_or(format!("{what} needs a list"))?
+        .split(',')
+        .map(|n| n.trim().parse().map_err(|_| format!("bad {what} {n:?}")))
+        .collect()
 }
 
 fn args() -> Result<Args, String> {
@@ -42,18 +57,15 @@ fn args() -> Result<Args, String> {
     let mut rows = vec![10_000, 100_000];
     let mut concurrency = 32;
     let mut json = false;
+    let mut postgres = None;
+    let mut workers = vec![1, 4];
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
             "--refund" => refund = it.next().map(PathBuf::from),
-            "--rows" => {
-                rows = it
-                    .next()
-                    .ok_or("--rows needs a list")?
-                    .split(',')
-                    .map(|n| n.trim().parse().map_err(|_| format!("bad row count {n:?}")))
-                    .collect::<Result<_, _>>()?;
-            }
+            "--rows" => rows = list(it.next(), "--rows")?,
+            "--workers" => workers = list(it.next(), "--workers")?,
+            "--postgres" => postgres = it.next(),
             "--concurrency" => {
                 concurrency = it
                     .next()
@@ -68,12 +80,15 @@ fn args() -> Result<Args, String> {
         refund: refund.ok_or("--refund PATH (the refund binary) is required")?,
         rows,
         concurrency,
+        postgres,
+        workers,
         json,
     })
 }
 
 struct Run {
     rows: usize,
+    workers: usize,
     seconds: f64,
     peak_rss_kib: u64,
     /// CPU seconds of the `refund` process, and of this process (the emulators) meanwhile.
@@ -98,13 +113,23 @@ fn main() -> Result<(), String> {
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
 
     let mut runs = Vec::new();
-    for (n, rows) in args.rows.iter().copied().enumerate() {
-        let prefix = format!("r{n}-");
-        seed(&sandbox, &prefix, rows)?;
-        let csv = dir.join(format!("{prefix}rows.csv"));
-        write_csv(&csv, &prefix, rows)?;
-        let run = run_batch(&args, &sandbox, &dir, &prefix, &csv, rows)?;
-        runs.push(run);
+    let workers = if args.postgres.is_some() {
+        args.workers.clone()
+    } else {
+        vec![1]
+    };
+    let mut n = 0;
+    for rows in args.rows.iter().copied() {
+        for w in workers.iter().copied() {
+            // Fresh payments, file and batch id for every run.
+            let prefix = format!("p{}-r{n}-", std::process::id());
+            n += 1;
+            seed(&sandbox, &prefix, rows)?;
+            let csv = dir.join(format!("{prefix}rows.csv"));
+            write_csv(&csv, &prefix, rows)?;
+            let run = run_batch(&args, &sandbox, &dir, &prefix, &csv, rows, w)?;
+            runs.push(run);
+        }
     }
     server_rt.block_on(sandbox.shutdown());
     let _ = std::fs::remove_dir_all(&dir);
@@ -115,6 +140,7 @@ fn main() -> Result<(), String> {
             .map(|r| {
                 serde_json::json!({
                     "rows": r.rows,
+                    "workers": r.workers,
                     "seconds": r.seconds,
                     "rows_per_second": r.rows as f64 / r.seconds,
                     "peak_rss_kib": r.peak_rss_kib,
@@ -128,12 +154,18 @@ fn main() -> Result<(), String> {
         println!("{}", serde_json::Value::Array(json));
     } else {
         println!(
-            "refund batch against the sandbox, SQLite journal, --concurrency {}",
+            "refund batch against the sandbox, {} journal, --concurrency {} per worker",
+            if args.postgres.is_some() {
+                "PostgreSQL"
+            } else {
+                "SQLite"
+            },
             args.concurrency
         );
         println!(
-            "{:>9} {:>9} {:>10} {:>14} {:>13} {:>12} {:>12}",
+            "{:>9} {:>7} {:>9} {:>10} {:>14} {:>13} {:>12} {:>12}",
             "rows",
+            "workers",
             "seconds",
             "rows/s",
             "peak RSS MiB",
@@ -143,8 +175,9 @@ fn main() -> Result<(), String> {
         );
         for r in &runs {
             println!(
-                "{:>9} {:>9.2} {:>10.0} {:>14.1} {:>13.1} {:>12.2} {:>12.2}",
+                "{:>9} {:>7} {:>9.2} {:>10.0} {:>14.1} {:>13.1} {:>12.2} {:>12.2}",
                 r.rows,
+                r.workers,
                 r.seconds,
                 r.rows as f64 / r.seconds,
                 r.peak_rss_kib as f64 / 1024.0,
@@ -200,6 +233,10 @@ fn write_csv(path: &Path, prefix: &str, rows: usize) -> Result<(), String> {
     write().map_err(|e| e.to_string())
 }
 
+#[allow(
+    clippy::too_many_arguments,
+    reason = "a private helper of a benchmark binary"
+)]
 fn run_batch(
     args: &Args,
     sandbox: &Sandbox,
@@ -207,94 +244,121 @@ fn run_batch(
     prefix: &str,
     csv: &Path,
     rows: usize,
+    workers: usize,
 ) -> Result<Run, String> {
-    let journal = dir.join(format!("{prefix}journal.sqlite"));
-    let report = dir.join(format!("{prefix}report.jsonl"));
-    let mut cmd = Command::new(&args.refund);
-    cmd.args(["--output", "json", "batch"])
-        .arg(csv)
-        .arg("--journal")
-        .arg(&journal)
-        .arg("--concurrency")
-        .arg(args.concurrency.to_string())
-        .arg("--report")
-        .arg(&report)
-        .env("PLEXY_API_KEY", sandbox.plexy().api_key().expose_secret())
-        .env("PLEXY_BASE_URL", sandbox.plexy().base_url())
-        .env(
-            "PAYNEXT_API_KEY",
-            sandbox.paynext().api_key().expose_secret(),
-        )
-        .env("PAYNEXT_BASE_URL", sandbox.paynext().base_url())
-        .env(
-            "PAYABLI_API_TOKEN",
-            sandbox.payabli().api_key().expose_secret(),
-        )
-        .env("PAYABLI_BASE_URL", sandbox.payabli().base_url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let sqlite = dir.join(format!("{prefix}journal.sqlite"));
+    let journal = match &args.postgres {
+        Some(url) => url.clone(),
+        None => sqlite.to_string_lossy().into_owned(),
+    };
+    let command = |w: usize| {
+        let report = dir.join(format!("{prefix}report-{w}.jsonl"));
+        let mut cmd = Command::new(&args.refund);
+        cmd.args(["--output", "json", "batch"])
+            .arg(csv)
+            .arg("--journal")
+            .arg(&journal)
+            .arg("--concurrency")
+            .arg(args.concurrency.to_string())
+            .arg("--report")
+            .arg(&report)
+            .env("PLEXY_API_KEY", sandbox.plexy().api_key().expose_secret())
+            .env("PLEXY_BASE_URL", sandbox.plexy().base_url())
+            .env(
+                "PAYNEXT_API_KEY",
+                sandbox.paynext().api_key().expose_secret(),
+            )
+            .env("PAYNEXT_BASE_URL", sandbox.paynext().base_url())
+            .env(
+                "PAYABLI_API_TOKEN",
+                sandbox.payabli().api_key().expose_secret(),
+            )
+            .env("PAYABLI_BASE_URL", sandbox.payabli().base_url())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if args.postgres.is_some() {
+            cmd.arg("--batch-id").arg(format!("{prefix}bench"));
+        }
+        cmd
+    };
     let started = Instant::now();
     let sandbox_cpu_before = cpu_seconds("self").unwrap_or(0.0);
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", args.refund.display()))?;
-    let pid = child.id();
+    let mut children = (0..workers)
+        .map(|w| {
+            command(w)
+                .spawn()
+                .map_err(|e| format!("cannot start {}: {e}", args.refund.display()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let pids: Vec<u32> = children.iter().map(std::process::Child::id).collect();
     let mut peak = 0;
-    let mut cli_cpu = 0.0;
-    loop {
-        if let Some(kib) = peak_rss_kib(pid) {
-            peak = peak.max(kib);
+    let mut cpu = vec![0.0; workers];
+    let mut exited = vec![false; workers];
+    while exited.iter().any(|e| !e) {
+        for ((child, pid), (cpu, exited)) in children
+            .iter_mut()
+            .zip(&pids)
+            .zip(cpu.iter_mut().zip(exited.iter_mut()))
+        {
+            if *exited {
+                continue;
+            }
+            if let Some(kib) = peak_rss_kib(*pid) {
+                peak = peak.max(kib);
+            }
+            if let Some(c) = cpu_seconds(&pid.to_string()) {
+                *cpu = c;
+            }
+            *exited = child.try_wait().map_err(|e| e.to_string())?.is_some();
         }
-        if let Some(cpu) = cpu_seconds(&pid.to_string()) {
-            cli_cpu = cpu;
-        }
-        match child.try_wait().map_err(|e| e.to_string())? {
-            Some(_) => break,
-            None => std::thread::sleep(Duration::from_millis(10)),
-        }
+        std::thread::sleep(Duration::from_millis(10));
     }
     let seconds = started.elapsed().as_secs_f64();
     let sandbox_cpu = cpu_seconds("self").unwrap_or(0.0) - sandbox_cpu_before;
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let summary: serde_json::Value = stdout
-        .lines()
-        .rev()
-        .find_map(|l| serde_json::from_str(l).ok())
-        .ok_or_else(|| {
-            format!(
-                "no JSON summary from refund batch (exit {:?}): {stdout} {}",
-                out.status,
+    let mut summary = serde_json::Value::Null;
+    for child in children {
+        let out = child.wait_with_output().map_err(|e| e.to_string())?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        summary = stdout
+            .lines()
+            .rev()
+            .find_map(|l| serde_json::from_str(l).ok())
+            .ok_or_else(|| {
+                format!(
+                    "no JSON summary from refund batch (exit {:?}): {stdout} {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })?;
+        let count = |o: &str| {
+            summary
+                .get("outcomes")
+                .and_then(|x| x.get(o))
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0)
+        };
+        let done = count("succeeded") + count("pending");
+        if done != u64::try_from(rows).unwrap_or(0) {
+            return Err(format!(
+                "{rows} rows, but {done} succeeded or pending: {summary} {}",
                 String::from_utf8_lossy(&out.stderr)
-            )
-        })?;
-    let count = |o: &str| {
-        summary
-            .get("outcomes")
-            .and_then(|x| x.get(o))
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or(0)
-    };
-    let done = count("succeeded") + count("pending");
-    if done != u64::try_from(rows).unwrap_or(0) {
-        return Err(format!(
-            "{rows} rows, but {done} succeeded or pending: {summary} {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
+            ));
+        }
     }
     let journal_bytes = ["", "-wal", "-shm"]
         .iter()
         .filter_map(|s| {
-            let mut p = journal.clone().into_os_string();
+            let mut p = sqlite.clone().into_os_string();
             p.push(s);
             std::fs::metadata(p).ok().map(|m| m.len())
         })
         .sum();
     Ok(Run {
         rows,
+        workers,
         seconds,
         peak_rss_kib: peak,
-        cli_cpu,
+        cli_cpu: cpu.iter().sum(),
         sandbox_cpu,
         journal_bytes,
         summary,

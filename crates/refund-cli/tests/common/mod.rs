@@ -50,7 +50,7 @@ pub fn refund(sandbox: Option<&Sandbox>) -> Command {
     cmd
 }
 
-/// The six configuration variables pointing at `sandbox`.
+/// The configuration variables pointing at `sandbox`.
 pub fn vars(s: &Sandbox) -> Vec<(&'static str, String)> {
     vec![
         (
@@ -68,6 +68,12 @@ pub fn vars(s: &Sandbox) -> Vec<(&'static str, String)> {
             s.payabli().api_key().expose_secret().to_owned(),
         ),
         ("PAYABLI_BASE_URL", s.payabli().base_url().to_owned()),
+        // The emulator's idempotency window (2 minutes unless a test made it shorter): the CLI
+        // waits as long as the emulator remembers keys, no longer.
+        (
+            "PAYABLI_SANDBOX_IDEMPOTENCY_WINDOW_MS",
+            s.payabli().idempotency_window().as_millis().to_string(),
+        ),
     ]
 }
 
@@ -296,4 +302,21 @@ pub fn journal_states(path: &Path) -> std::collections::BTreeMap<String, u64> {
         .unwrap()
         .map(Result::unwrap)
         .collect()
+}
+
+pub mod pg;
+
+/// A sandbox whose Payabli emulator remembers idempotency keys for 3 seconds instead of 2
+/// minutes ([`vars`] tells the CLI): crash-recovery tests then wait 3 seconds, not 2 minutes,
+/// before an "absent" Payabli lookup may lead to a re-send.
+#[allow(dead_code, reason = "not every test binary uses it")]
+pub async fn sandbox_with_short_payabli_window() -> Sandbox {
+    Sandbox::start_with(
+        refund_sandbox::plexy::PlexyConfig::default(),
+        refund_sandbox::paynext::PayNextConfig::default(),
+        refund_sandbox::payabli::PayabliConfig::default()
+            .idempotency_window(Duration::from_secs(3)),
+    )
+    .await
+    .unwrap()
 }
