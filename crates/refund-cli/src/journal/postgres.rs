@@ -152,6 +152,21 @@ async fn connect(config: &Config) -> JournalResult<Client> {
     Ok(client)
 }
 
+/// The connection settings of a journal URL. Connections are plain TCP (or a Unix socket):
+/// `sslmode=require` is refused, since this build has no TLS stack for PostgreSQL.
+fn config_of(url: &str) -> JournalResult<Config> {
+    let config: Config = url
+        .parse()
+        .map_err(|e| format!("invalid PostgreSQL journal URL: {e}"))?;
+    if config.get_ssl_mode() == SslMode::Require {
+        return Err(
+            "the PostgreSQL journal does not support TLS (sslmode=require): use sslmode=disable over a trusted network or a tunnel"
+                .to_owned(),
+        );
+    }
+    Ok(config)
+}
+
 /// Whether `journal` names a PostgreSQL database rather than a SQLite file.
 pub(crate) fn is_url(journal: &str) -> bool {
     journal.starts_with("postgres://") || journal.starts_with("postgresql://")
@@ -168,15 +183,7 @@ impl PgJournal {
         lease: Duration,
         connections: usize,
     ) -> JournalResult<PgJournal> {
-        let config: Config = url
-            .parse()
-            .map_err(|e| format!("invalid PostgreSQL journal URL: {e}"))?;
-        if config.get_ssl_mode() == SslMode::Require {
-            return Err(
-                "the PostgreSQL journal does not support TLS (sslmode=require): use sslmode=disable over a trusted network or a tunnel"
-                    .to_owned(),
-            );
-        }
+        let config = config_of(url)?;
         let main = connect(&config).await?;
         let mut extra = Vec::new();
         for _ in 1..connections {
@@ -578,15 +585,7 @@ impl PgTracking {
     /// The URL is invalid or asks for TLS, the database is unreachable or holds no batch
     /// journal, the batch does not exist, or several batches exist and none was named.
     pub(crate) async fn open(url: &str, batch: Option<&str>) -> JournalResult<PgTracking> {
-        let config: Config = url
-            .parse()
-            .map_err(|e| format!("invalid PostgreSQL journal URL: {e}"))?;
-        if config.get_ssl_mode() == SslMode::Require {
-            return Err(
-                "the PostgreSQL journal does not support TLS (sslmode=require): use sslmode=disable over a trusted network or a tunnel"
-                    .to_owned(),
-            );
-        }
+        let config = config_of(url)?;
         let client = connect(&config).await?;
         let exists: bool = client
             .query_one("SELECT to_regclass('refund_batch_rows') IS NOT NULL", &[])
