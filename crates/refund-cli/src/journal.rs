@@ -163,6 +163,18 @@ const MAX_OPEN: std::time::Duration = std::time::Duration::from_millis(200);
 
 pub(crate) type JournalResult<T> = Result<T, String>;
 
+/// Why `path` could not be opened: in use by `holder` when another process holds it.
+fn open_error(path: &Path, e: &rusqlite::Error, holder: &str) -> String {
+    if matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    ) {
+        format!("journal {} is in use by {holder}", path.display())
+    } else {
+        format!("cannot open journal {}: {e}", path.display())
+    }
+}
+
 fn err(e: rusqlite::Error) -> String {
     format!("journal: {e}")
 }
@@ -220,17 +232,11 @@ impl Journal {
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")
             .map_err(err)?;
         let in_use = |e: rusqlite::Error| {
-            if matches!(
-                e.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-            ) {
-                format!(
-                    "journal {} is in use by another process (another `refund batch` with the same journal?)",
-                    path.display()
-                )
-            } else {
-                format!("cannot open journal {}: {e}", path.display())
-            }
+            open_error(
+                path,
+                &e,
+                "another process (another `refund batch` with the same journal?)",
+            )
         };
         // WAL with synchronous=NORMAL: a committed transaction survives the process being killed
         // (the OS has it); only a power loss could lose the last commits.
@@ -792,17 +798,7 @@ impl Journal {
         .map_err(|e| format!("cannot open journal {}: {e}", path.display()))?;
         conn.busy_timeout(busy_timeout).map_err(err)?;
         let in_use = |e: rusqlite::Error| {
-            if matches!(
-                e.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-            ) {
-                format!(
-                    "journal {} is in use by a running `refund batch`; try again when it ends",
-                    path.display()
-                )
-            } else {
-                format!("cannot open journal {}: {e}", path.display())
-            }
+            open_error(path, &e, "a running `refund batch`; try again when it ends")
         };
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(in_use)?;
