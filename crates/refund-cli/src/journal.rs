@@ -639,8 +639,12 @@ mod tests {
 
 use crate::tracking::{StatusUpdate, TrackedRow, Transition};
 
-/// Outcomes that never change once recorded.
-const FINAL_OUTCOMES_SQL: &str = "('succeeded', 'declined', 'refused')";
+/// The guarded outcome change: only from the outcome read, and never from a final one
+/// (succeeded, declined, refused never change once recorded).
+const GUARDED_UPDATE_SQL: &str =
+    "UPDATE rows SET outcome = ?2, refund_id = COALESCE(refund_id, ?3), updated_at = ?5
+     WHERE idx = ?1 AND outcome IS ?4
+       AND (outcome IS NULL OR outcome NOT IN ('succeeded', 'declined', 'refused'))";
 
 /// Adds the tracking columns and table when missing and backfills `outcome` from `result`.
 fn migrate_tracking(conn: &Connection) -> rusqlite::Result<()> {
@@ -727,12 +731,10 @@ fn apply_on(
     idx: i64,
     update: &StatusUpdate,
 ) -> rusqlite::Result<Option<Transition>> {
+    // Cached statements: the batch runs this for every row.
     let current: Option<(Option<String>, String)> = tx
-        .query_row(
-            "SELECT outcome, state FROM rows WHERE idx = ?1",
-            params![idx],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT outcome, state FROM rows WHERE idx = ?1")?
+        .query_row(params![idx], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let Some((from, state)) = current else {
         return Ok(None);
@@ -740,30 +742,29 @@ fn apply_on(
     if !update.source.may_move(from.as_deref(), &state, update.to) {
         return Ok(None);
     }
-    let changed = tx.execute(
-        &format!(
-            "UPDATE rows SET outcome = ?2, refund_id = COALESCE(refund_id, ?3), updated_at = ?5
-                 WHERE idx = ?1 AND outcome IS ?4
-                   AND (outcome IS NULL OR outcome NOT IN {FINAL_OUTCOMES_SQL})"
-        ),
-        params![idx, update.to, update.refund_id, from, update.at_ms],
-    )?;
+    let changed = tx.prepare_cached(GUARDED_UPDATE_SQL)?.execute(params![
+        idx,
+        update.to,
+        update.refund_id,
+        from,
+        update.at_ms
+    ])?;
     if changed != 1 {
         return Ok(None);
     }
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO transitions (idx, at_ms, from_outcome, to_outcome, source, refund_id, detail)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            idx,
-            update.at_ms,
-            from,
-            update.to,
-            update.source.as_str(),
-            update.refund_id,
-            update.detail
-        ],
-    )?;
+    )?
+    .execute(params![
+        idx,
+        update.at_ms,
+        from,
+        update.to,
+        update.source.as_str(),
+        update.refund_id,
+        update.detail
+    ])?;
     Ok(Some(Transition {
         at_ms: update.at_ms,
         from,
