@@ -11,6 +11,8 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,45 +28,6 @@ use refund_sandbox::{Fault, FaultKind, Operation, Sandbox};
 
 /// The client timeout: short, so that a delayed answer times out.
 const CLIENT_TIMEOUT: Duration = Duration::from_millis(400);
-
-fn faults() -> Vec<(&'static str, Option<FaultKind>)> {
-    vec![
-        ("none", None),
-        (
-            "delay past the timeout",
-            Some(FaultKind::Delay(Duration::from_millis(1500))),
-        ),
-        (
-            "close before applying",
-            Some(FaultKind::CloseBeforeApplying),
-        ),
-        ("close after applying", Some(FaultKind::CloseAfterApplying)),
-        (
-            "5xx before applying",
-            Some(FaultKind::ServerErrorBeforeApplying(500)),
-        ),
-        (
-            "5xx after applying",
-            Some(FaultKind::ServerErrorAfterApplying(503)),
-        ),
-        (
-            "429 + Retry-After",
-            Some(FaultKind::TooManyRequests {
-                retry_after: Duration::from_secs(2),
-            }),
-        ),
-        (
-            "truncated JSON after applying",
-            Some(FaultKind::TruncatedJsonAfterApplying),
-        ),
-        ("HTML error page", Some(FaultKind::HtmlErrorPage(502))),
-        (
-            "oversized body",
-            Some(FaultKind::OversizedBody(2 * 1024 * 1024)),
-        ),
-        ("unknown enum value", Some(FaultKind::UnknownEnumValue)),
-    ]
-}
 
 struct Case {
     provider: ProviderId,
@@ -189,7 +152,7 @@ async fn fault_matrix() {
         } else {
             &[false, true]
         };
-        for (fault_name, fault) in faults() {
+        for (fault_name, fault) in common::faults() {
             for &partial in modes {
                 n += 1;
                 let payment = fresh_payment(&sandbox, &provider, n);
@@ -272,7 +235,7 @@ async fn fault_matrix() {
     // fail too. A lookup fault that happens once is seen through; a lookup that fails every time
     // leaves the truth unknowable, and only then may the facade say OutcomeUnknown.
     for provider in [ProviderId::PLEXY, ProviderId::PAYNEXT, ProviderId::PAYABLI] {
-        for (fault_name, fault) in faults().into_iter().skip(1) {
+        for (fault_name, fault) in common::faults().into_iter().skip(1) {
             let Some(kind) = fault else { continue };
             // An unknown enum value in a lookup answer still says whether the refund exists;
             // every other lookup fault, when it never stops, hides the truth.

@@ -20,6 +20,8 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -190,26 +192,7 @@ fn quirk_modes() -> Vec<(&'static str, PayabliQuirks)> {
 }
 
 fn unknown_outcome_faults() -> Vec<(&'static str, Option<FaultKind>)> {
-    vec![
-        ("none", None),
-        (
-            "delay past the timeout",
-            Some(FaultKind::Delay(Duration::from_millis(1500))),
-        ),
-        (
-            "close before applying",
-            Some(FaultKind::CloseBeforeApplying),
-        ),
-        ("close after applying", Some(FaultKind::CloseAfterApplying)),
-        (
-            "5xx before applying",
-            Some(FaultKind::ServerErrorBeforeApplying(500)),
-        ),
-        (
-            "5xx after applying",
-            Some(FaultKind::ServerErrorAfterApplying(503)),
-        ),
-    ]
+    common::faults_named(&common::UNKNOWN_OUTCOME)
 }
 
 fn reported(result: &Result<RefundOutcome, Error>) -> String {

@@ -18,6 +18,8 @@
     clippy::indexing_slicing
 )]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,35 +38,13 @@ const MAX_LOOKUPS: u32 = 3;
 /// The faults of `fault_matrix.rs` after which the first POST's outcome is unknown (and, as
 /// a baseline, none).
 fn faults() -> Vec<(&'static str, Option<FaultKind>)> {
-    vec![
-        ("none", None),
-        (
-            "delay past the timeout",
-            Some(FaultKind::Delay(Duration::from_millis(1500))),
-        ),
-        (
-            "close before applying",
-            Some(FaultKind::CloseBeforeApplying),
-        ),
-        ("close after applying", Some(FaultKind::CloseAfterApplying)),
-        (
-            "5xx before applying",
-            Some(FaultKind::ServerErrorBeforeApplying(500)),
-        ),
-        (
-            "5xx after applying",
-            Some(FaultKind::ServerErrorAfterApplying(503)),
-        ),
-        (
-            "truncated JSON after applying",
-            Some(FaultKind::TruncatedJsonAfterApplying),
-        ),
-        ("HTML error page", Some(FaultKind::HtmlErrorPage(502))),
-        (
-            "oversized body",
-            Some(FaultKind::OversizedBody(2 * 1024 * 1024)),
-        ),
-    ]
+    let mut names = common::UNKNOWN_OUTCOME.to_vec();
+    names.extend([
+        "truncated JSON after applying",
+        "HTML error page",
+        "oversized body",
+    ]);
+    common::faults_named(&names)
 }
 
 fn router(sandbox: &PlexySandbox, clock: &ManualClock) -> Router {
