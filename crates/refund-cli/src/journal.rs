@@ -505,6 +505,17 @@ mod tests {
         }
     }
 
+    /// The batch's update of a row that succeeded.
+    fn succeeded() -> crate::tracking::StatusUpdate {
+        crate::tracking::StatusUpdate {
+            to: "succeeded",
+            source: crate::tracking::Source::Batch,
+            refund_id: None,
+            detail: None,
+            at_ms: 0,
+        }
+    }
+
     #[tokio::test]
     async fn states_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
@@ -522,19 +533,7 @@ mod tests {
                 },
             )
             .unwrap();
-            j.finish(
-                1,
-                RowState::Done,
-                "{}",
-                &crate::tracking::StatusUpdate {
-                    to: "succeeded",
-                    source: crate::tracking::Source::Batch,
-                    refund_id: None,
-                    detail: None,
-                    at_ms: 0,
-                },
-            )
-            .unwrap();
+            j.finish(1, RowState::Done, "{}", &succeeded()).unwrap();
             j.flush().unwrap();
         }
         let j = Journal::open(&path).unwrap();
@@ -589,19 +588,7 @@ mod tests {
         assert!(inner.tx - first <= 2, "{} commits", inner.tx - first);
         drop(inner);
         // A result rides along with the next commit.
-        j.finish(
-            0,
-            RowState::Done,
-            "{}",
-            &crate::tracking::StatusUpdate {
-                to: "succeeded",
-                source: crate::tracking::Source::Batch,
-                refund_id: None,
-                detail: None,
-                at_ms: 0,
-            },
-        )
-        .unwrap();
+        j.finish(0, RowState::Done, "{}", &succeeded()).unwrap();
         assert!(j.inner().open);
         j.flush().unwrap();
         assert!(!j.inner().open);
